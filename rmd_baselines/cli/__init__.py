@@ -1,0 +1,1 @@
+"""The ``rmd-baseline`` command line (see `rmd_baselines.cli.main`)."""

@@ -1,0 +1,82 @@
+"""Atomic output: every file is written to a temporary sibling and renamed into place.
+
+A failure part-way (an exception, a full disk, Ctrl-C) leaves no partial file behind and the previous
+file, if any, untouched. ``.gz`` paths are gzip-compressed with a fixed timestamp so output is byte-for-byte
+reproducible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import tempfile
+from typing import Any, Iterable, Iterator
+
+from ..errors import DataError
+from .model import Dialogue
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
+    """Open ``path`` for writing (``"w"`` text UTF-8 or ``"wb"`` bytes) via a temporary file and rename."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            if path.endswith(".gz"):
+                # mtime=0 and no file name keep compressed output reproducible.
+                stream: Any = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+            else:
+                stream = raw
+            try:
+                if "b" in mode:
+                    yield stream
+                else:
+                    text = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
+                    yield text
+                    text.flush()
+                    text.detach()
+            finally:
+                if stream is not raw:
+                    stream.close()
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> int:
+    """Write JSON objects one a line (UTF-8, Chinese kept readable); returns how many were written."""
+    count = 0
+    with atomic_open(path) as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False))
+            out.write("\n")
+            count += 1
+    return count
+
+
+def write_dialogues(path: str | os.PathLike, dialogues: Iterable[Dialogue]) -> int:
+    """Write dialogues in the canonical JSONL shape; returns how many were written."""
+    return write_jsonl(path, (d.to_json() for d in dialogues))
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a whole text file atomically."""
+    with atomic_open(path) as out:
+        out.write(text)
+
+
+def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
+    """Write one JSON document atomically (sorted keys are the caller's choice)."""
+    write_text(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+

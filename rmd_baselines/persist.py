@@ -1,0 +1,206 @@
+"""Saved models without pickle: a directory of JSON, ``.npz``, LightGBM text models and ARPA/kenlm files.
+
+Layout of a model directory::
+
+    manifest.json      {"format": "rmd_baselines-model", "format_version": 1, "kind": "route",
+                        "library_version": "0.1.0", "files": {"model.json": "<sha256>", ...}}
+    <files>            whatever the model wrote through `ModelWriter`
+
+Loading never runs code: JSON is parsed, arrays are read with ``allow_pickle=False``, LightGBM and kenlm parse
+their own text/binary formats. `ModelReader` checks the manifest first and every file's SHA-256, so a foreign,
+truncated or tampered directory, or one written by a newer format version, fails with a one-line
+`ModelFormatError` instead of a traceback or a silently different model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from typing import Any, Iterator
+
+import numpy as np
+
+from . import __version__
+from .errors import ModelFormatError
+
+FORMAT_NAME = "rmd_baselines-model"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ModelWriter:
+    """Collects a model's files in a temporary directory; `commit` moves it into place atomically."""
+
+    def __init__(self, directory: str | os.PathLike, kind: str):
+        self.directory = os.path.abspath(os.fspath(directory))
+        self.kind = kind
+        parent = os.path.dirname(self.directory)
+        os.makedirs(parent, exist_ok=True)
+        self.tmp = tempfile.mkdtemp(prefix="." + os.path.basename(self.directory) + ".", dir=parent)
+        self.files: list[str] = []
+
+    def path(self, name: str) -> str:
+        """Where to write a file yourself (e.g. LightGBM's ``save_model``); it is registered for the manifest."""
+        if "/" in name or name.startswith(".") or name == MANIFEST:
+            raise ValueError(f"invalid model file name {name!r}")
+        if name not in self.files:
+            self.files.append(name)
+        return os.path.join(self.tmp, name)
+
+    def write_json(self, name: str, obj: Any) -> None:
+        with open(self.path(name), "w", encoding="utf-8") as out:
+            json.dump(obj, out, ensure_ascii=False, indent=1, sort_keys=True)
+            out.write("\n")
+
+    def write_text(self, name: str, text: str) -> None:
+        with open(self.path(name), "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+
+    def write_arrays(self, name: str, **arrays: np.ndarray) -> None:
+        """Numeric arrays only (object arrays would need pickle and are refused)."""
+        for key, value in arrays.items():
+            if np.asarray(value).dtype == object:
+                raise TypeError(f"array {key!r} has dtype object; store strings in JSON instead")
+        with open(self.path(name), "wb") as out:
+            np.savez_compressed(out, **arrays)
+
+    def commit(self) -> None:
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "kind": self.kind,
+            "library_version": __version__,
+            "files": {name: file_sha256(os.path.join(self.tmp, name)) for name in sorted(self.files)},
+        }
+        with open(os.path.join(self.tmp, MANIFEST), "w", encoding="utf-8") as out:
+            json.dump(manifest, out, ensure_ascii=False, indent=1, sort_keys=True)
+            out.write("\n")
+        os.chmod(self.tmp, 0o755)
+        backup = None
+        if os.path.exists(self.directory):
+            if not os.path.isdir(self.directory):
+                raise ModelFormatError(f"{self.directory}: exists and is not a directory")
+            backup = self.directory + ".old-" + os.path.basename(self.tmp)
+            os.replace(self.directory, backup)
+        os.replace(self.tmp, self.directory)
+        if backup:
+            shutil.rmtree(backup, ignore_errors=True)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def model_writer(directory: str | os.PathLike, kind: str) -> Iterator[ModelWriter]:
+    """``with model_writer(dir, "route") as w: w.write_json(...)`` -- committed only if the block succeeds."""
+    writer = ModelWriter(directory, kind)
+    try:
+        yield writer
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
+
+
+class ModelReader:
+    """Validates a model directory and reads its files; every problem is a one-line `ModelFormatError`."""
+
+    def __init__(self, directory: str | os.PathLike, kinds: tuple[str, ...] | str | None = None):
+        self.directory = os.fspath(directory)
+        if not os.path.isdir(self.directory):
+            raise ModelFormatError(f"{self.directory}: no such model directory")
+        manifest_path = os.path.join(self.directory, MANIFEST)
+        if not os.path.isfile(manifest_path):
+            raise ModelFormatError(f"{self.directory}: not an rmd_baselines model directory (no {MANIFEST})")
+        try:
+            with open(manifest_path, encoding="utf-8") as handle:
+                manifest = json.load(handle)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelFormatError(f"{manifest_path}: unreadable manifest ({exc})") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+            raise ModelFormatError(f"{manifest_path}: not an rmd_baselines model manifest")
+        version = manifest.get("format_version")
+        if not isinstance(version, int):
+            raise ModelFormatError(f"{manifest_path}: format_version missing or not an integer")
+        if version > FORMAT_VERSION:
+            raise ModelFormatError(
+                f"{self.directory}: model format version {version} is newer than this rmd_baselines "
+                f"({__version__}) reads (version {FORMAT_VERSION}); upgrade rmd_baselines"
+            )
+        self.kind = manifest.get("kind")
+        wanted = (kinds,) if isinstance(kinds, str) else kinds
+        if wanted and self.kind not in wanted:
+            raise ModelFormatError(
+                f"{self.directory}: this is a {self.kind!r} model, expected {' or '.join(repr(k) for k in wanted)}"
+            )
+        files = manifest.get("files")
+        if not isinstance(files, dict):
+            raise ModelFormatError(f"{manifest_path}: file list missing")
+        for name, digest in files.items():
+            path = os.path.join(self.directory, name)
+            if "/" in name or not os.path.isfile(path):
+                raise ModelFormatError(f"{self.directory}: model file {name!r} is missing")
+            if file_sha256(path) != digest:
+                raise ModelFormatError(f"{path}: checksum mismatch (file truncated or modified since it was saved)")
+        self.files = files
+        self.manifest = manifest
+
+    def path(self, name: str) -> str:
+        if name not in self.files:
+            raise ModelFormatError(f"{self.directory}: model file {name!r} is not in the manifest")
+        return os.path.join(self.directory, name)
+
+    def has(self, name: str) -> bool:
+        return name in self.files
+
+    def read_json(self, name: str) -> Any:
+        path = self.path(name)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelFormatError(f"{path}: invalid JSON ({exc})") from None
+
+    def read_text(self, name: str) -> str:
+        path = self.path(name)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except UnicodeDecodeError as exc:
+            raise ModelFormatError(f"{path}: invalid UTF-8 ({exc})") from None
+
+    def read_arrays(self, name: str) -> dict[str, np.ndarray]:
+        path = self.path(name)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                return {key: npz[key] for key in npz.files}
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise ModelFormatError(f"{path}: unreadable array file ({exc})") from None
+
+    def require(self, obj: Any, key: str, name: str) -> Any:
+        """``obj[key]`` or a `ModelFormatError` naming the file and key."""
+        try:
+            return obj[key]
+        except (KeyError, TypeError, IndexError):
+            raise ModelFormatError(f"{os.path.join(self.directory, name)}: missing entry {key!r}") from None
+
+
+def read_kind(directory: str | os.PathLike) -> str:
+    """The ``kind`` of a model directory (validated)."""
+    return ModelReader(directory).kind

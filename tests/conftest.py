@@ -1,0 +1,34 @@
+"""Shared fixtures: where the real corpora and golden metric vectors live (skip cleanly when absent)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("RMD_SHARED", ROOT.parent / "shared"))
+SHARED_DATA = Path(os.environ.get("RMD_SHARED_DATA", SHARED / "data"))
+METRICS_VECTORS = Path(os.environ.get("RMD_METRICS_VECTORS", SHARED / "metrics-vectors"))
+SAMPLE = ROOT / "data" / "realmeddial_synthetic_sample.jsonl.gz"
+
+
+def shared_corpus(name: str) -> Path:
+    """Path of a corpus in ../shared/data, or skip the test saying where it was looked for."""
+    path = SHARED_DATA / name / "dialogues.jsonl"
+    if not path.is_file():
+        pytest.skip(f"shared corpus {name!r} not found at {path} (set RMD_SHARED_DATA)")
+    return path
+
+
+def shared_format_sample(name: str) -> Path:
+    path = SHARED_DATA / "formats" / name
+    if not path.is_file():
+        pytest.skip(f"raw format excerpt {name!r} not found at {path} (set RMD_SHARED_DATA)")
+    return path
+
+
+@pytest.fixture
+def sample_path() -> Path:
+    if not SAMPLE.is_file():
+        pytest.skip(f"bundled sample {SAMPLE} not generated yet")
+    return SAMPLE
