@@ -1,0 +1,352 @@
+"""Format adapters: turn published corpus formats into canonical RealMedDial JSONL.
+
+- ``csv``: a CSV file with a header naming at least ``department,title,ask,answer`` (the Toyhom Chinese
+  medical dialogue data); each row becomes a two-turn dialogue (patient asks, doctor answers) with id
+  ``{prefix}-{row}``, rows counted from 0. Encoding: UTF-8 (a BOM is fine) or GB18030, detected with ``auto``.
+- ``meddialog``: the raw text layout of MedDialog-CN and COVID-Dialogue-Dataset-Chinese: records start at
+  ``id=N``, then the URL, an optional ``Doctor faculty`` line (MedDialog-CN: the department, kept as
+  ``department``), one or more ``Description`` blocks of ``key： value`` lines, ``Dialogue`` blocks of
+  ``病人：``/``医生：`` speaker lines each followed by the text, and an optional ``Diagnosis and suggestions`` block
+  (not a turn; dropped). The ``疾病`` (or ``疾病/症状``) value becomes the title and the single disease; the
+  intake form's ``病情描述`` and ``希望获得的帮助`` values are folded, joined by ``；``, into a first patient turn
+  placed before the dialogue (as in the shared ``covid_zh`` corpus). Text spanning several lines is joined with
+  single spaces, and runs of whitespace are collapsed.
+- ``json``: a JSON array of canonical records (the JSONL fields), validated like the JSONL reader.
+
+Every problem is reported as ``FILE:LINE: field: problem``; with ``skip_invalid`` bad records are skipped and
+counted instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..errors import DataError, UsageError
+from .model import Dialogue, RecordError, Turn
+from .reader import BOM, open_binary
+from .writer import write_dialogues
+
+FORMATS = ("csv", "meddialog", "json")
+ENCODINGS = ("auto", "utf-8", "gb18030")
+CSV_COLUMNS = ("department", "title", "ask", "answer")
+
+SPEAKER_LINES = {"病人：": "patient", "病人:": "patient", "患者：": "patient", "患者:": "patient",
+                 "医生：": "doctor", "医生:": "doctor"}
+SECTION_LINES = ("Description", "Dialogue", "Diagnosis and suggestions")
+INTAKE_KEYS = ("病情描述", "希望获得的帮助")
+DISEASE_KEYS = ("疾病", "疾病/症状")
+
+
+@dataclass
+class ConvertReport:
+    """What a conversion produced."""
+
+    source: str
+    written: int = 0
+    skipped: int = 0
+    encoding: str = "utf-8"
+
+    def summary(self) -> str:
+        text = f"{self.source}: {self.written} dialogues written"
+        if self.skipped:
+            text += f", {self.skipped} invalid records skipped"
+        return text
+
+
+def squash(text: str) -> str:
+    """Collapse runs of whitespace (including newlines) to single spaces and strip the ends."""
+    return " ".join(text.split())
+
+
+def read_text(path: str, encoding: str = "auto") -> tuple[str, str]:
+    """Decode a whole file; ``auto`` tries UTF-8 (BOM allowed) then GB18030. Returns (text, encoding used)."""
+    if encoding not in ENCODINGS:
+        raise UsageError(f"unknown encoding {encoding!r} (choose from {', '.join(ENCODINGS)})")
+    with open_binary(path) as handle:
+        raw = handle.read()
+    if raw.startswith(BOM):
+        raw = raw[len(BOM):]
+    candidates = ("utf-8", "gb18030") if encoding == "auto" else (encoding,)
+    for name in candidates:
+        try:
+            return raw.decode(name), name
+        except UnicodeDecodeError as exc:
+            failure = exc
+    line = raw[:failure.start].count(b"\n") + 1
+    tried = " or ".join(candidates)
+    raise DataError(f"{path}:{line}: encoding: not valid {tried} (byte offset {failure.start})")
+
+
+def _checked(path: str, line: int, dialogue_fields: dict) -> Dialogue:
+    try:
+        return Dialogue.from_json(dialogue_fields)
+    except RecordError as exc:
+        raise DataError(f"{path}:{line}: {exc.field}: {exc.problem}") from None
+
+
+# ----------------------------------------------------------------------------------------------------------- csv
+
+
+def iter_csv(path: str, encoding: str = "auto", id_prefix: str | None = None,
+             report: ConvertReport | None = None) -> Iterator[tuple[int, Dialogue | DataError]]:
+    """Yield ``(line, dialogue or error)`` for each data row of a Toyhom-style CSV."""
+    text, used = read_text(path, encoding)
+    if report is not None:
+        report.encoding = used
+    prefix = id_prefix or _default_prefix(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataError(f"{path}:1: header: empty file, expected a header {','.join(CSV_COLUMNS)}") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}:1: header: {exc}") from None
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in CSV_COLUMNS if c not in names]
+    if missing:
+        raise DataError(f"{path}:1: header: missing column(s) {', '.join(missing)} "
+                        f"(expected {','.join(CSV_COLUMNS)})")
+    index = {c: names.index(c) for c in CSV_COLUMNS}
+    row_number = 0
+    while True:
+        start_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            yield start_line, DataError(f"{path}:{start_line}: row: {exc}")
+            break
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(names):
+            yield start_line, DataError(f"{path}:{start_line}: row: {len(row)} columns, header has {len(names)}")
+            row_number += 1
+            continue
+        cell = {c: row[i].strip() for c, i in index.items()}
+        fields = {
+            "id": f"{prefix}-{row_number}",
+            "title": cell["title"] or None,
+            "department": cell["department"] or None,
+            "doctor": None,
+            "diseases": [],
+            "symptoms": [],
+            "turns": [{"speaker": "patient", "text": cell["ask"]}, {"speaker": "doctor", "text": cell["answer"]}],
+        }
+        row_number += 1
+        try:
+            yield start_line, _checked(path, start_line, fields)
+        except DataError as exc:
+            yield start_line, exc
+
+
+# ----------------------------------------------------------------------------------------------------- meddialog
+
+
+@dataclass
+class _RawRecord:
+    raw_id: str
+    line: int
+    department: str | None = None
+    title: str | None = None
+    intake: list[str] | None = None
+    turns: list[list] | None = None
+
+
+def _parse_meddialog(path: str, text: str) -> Iterator[_RawRecord]:
+    record: _RawRecord | None = None
+    section = None
+    current_key_values: list[list[str]] = []  # [key, value] pairs of the current Description block
+    expect_faculty = False
+
+    def close_description():
+        nonlocal current_key_values
+        if record is None:
+            return
+        # A consultation may carry several Description blocks (follow-up visits); as in the published
+        # conversions, the last block that has a disease / an intake form is the one kept.
+        intake = []
+        for key, value in current_key_values:
+            value = squash(value)
+            if key in DISEASE_KEYS and value:
+                record.title = value
+            if any(key.startswith(k) for k in INTAKE_KEYS) and value:
+                intake.append(value)
+        if intake:
+            record.intake = intake
+        current_key_values = []
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        match = re.fullmatch(r"id\s*=\s*(\S+)", stripped)
+        if match:
+            close_description()
+            if record is not None:
+                yield record
+            record = _RawRecord(match.group(1), number, intake=[], turns=[])
+            section, expect_faculty = "header", False
+            continue
+        if record is None:
+            if stripped:
+                raise DataError(f"{path}:{number}: id: text before the first 'id=' line")
+            continue
+        if stripped in SECTION_LINES:
+            close_description()
+            section = stripped
+            continue
+        if section == "header":
+            if stripped.startswith("Doctor faculty"):
+                value = stripped[len("Doctor faculty"):].strip(" :：")
+                if value:
+                    record.department = value
+                else:
+                    expect_faculty = True
+            elif expect_faculty and stripped:
+                record.department, expect_faculty = stripped, False
+            continue
+        if section == "Description":
+            if not stripped:
+                continue
+            match = re.match(r"^([^：:]{1,40})[：:]\s*(.*)$", stripped)
+            if match and not (current_key_values and match.group(1).strip().isdigit()):
+                current_key_values.append([match.group(1).strip(), match.group(2)])
+            elif current_key_values:
+                current_key_values[-1][1] += " " + stripped
+            continue
+        if section == "Dialogue":
+            if stripped in SPEAKER_LINES:
+                record.turns.append([SPEAKER_LINES[stripped], [], number])
+            elif stripped:
+                if not record.turns:
+                    raise DataError(f"{path}:{number}: turns: dialogue text before a 病人：/医生： speaker line")
+                record.turns[-1][1].append(stripped)
+            continue
+        # "Diagnosis and suggestions" is a summary, not an utterance: dropped.
+    close_description()
+    if record is not None:
+        yield record
+
+
+def iter_meddialog(path: str, encoding: str = "auto", id_prefix: str | None = None,
+                   report: ConvertReport | None = None) -> Iterator[tuple[int, Dialogue | DataError]]:
+    """Yield ``(line, dialogue or error)`` for each ``id=`` record of a MedDialog-CN / COVID-Dialogue text file."""
+    text, used = read_text(path, encoding)
+    if report is not None:
+        report.encoding = used
+    prefix = id_prefix or _default_prefix(path)
+    found = False
+    for raw in _parse_meddialog(path, text):
+        found = True
+        turns = []
+        if raw.intake:
+            turns.append({"speaker": "patient", "text": "；".join(raw.intake)})
+        turns.extend({"speaker": speaker, "text": squash(" ".join(lines))}
+                     for speaker, lines, _ in raw.turns if squash(" ".join(lines)))
+        fields = {
+            "id": f"{prefix}-{raw.raw_id}",
+            "title": raw.title,
+            "department": raw.department,
+            "doctor": None,
+            "diseases": [raw.title] if raw.title else [],
+            "symptoms": [],
+            "turns": turns,
+        }
+        try:
+            yield raw.line, _checked(path, raw.line, fields)
+        except DataError as exc:
+            yield raw.line, exc
+    if not found:
+        raise DataError(f"{path}:1: id: no 'id=' record found (is this the MedDialog raw text layout?)")
+
+
+# ---------------------------------------------------------------------------------------------------------- json
+
+
+def iter_json_list(path: str, encoding: str = "auto", id_prefix: str | None = None,
+                   report: ConvertReport | None = None) -> Iterator[tuple[int, Dialogue | DataError]]:
+    """Yield ``(line, dialogue or error)`` for each element of a JSON array of canonical records."""
+    text, used = read_text(path, encoding)
+    if report is not None:
+        report.encoding = used
+    decoder = json.JSONDecoder()
+    position = _skip_space(text, 0)
+    if position >= len(text) or text[position] != "[":
+        raise DataError(f"{path}:{_line_at(text, position)}: json: expected a JSON array of records")
+    position = _skip_space(text, position + 1)
+    index = 0
+    while position < len(text) and text[position] != "]":
+        line = _line_at(text, position)
+        try:
+            obj, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{exc.lineno}: json: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        if isinstance(obj, dict) and id_prefix and "id" not in obj:
+            obj = {**obj, "id": f"{id_prefix}-{index}"}
+        try:
+            yield line, _checked(path, line, obj)
+        except DataError as exc:
+            yield line, exc
+        index += 1
+        position = _skip_space(text, position)
+        if position < len(text) and text[position] == ",":
+            position = _skip_space(text, position + 1)
+        elif position < len(text) and text[position] != "]":
+            raise DataError(f"{path}:{_line_at(text, position)}: json: expected ',' or ']' after record {index}")
+    if position >= len(text):
+        raise DataError(f"{path}:{_line_at(text, position)}: json: unterminated array")
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _line_at(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def _default_prefix(path: str) -> str:
+    name = os.path.basename(path)
+    return name.split(".", 1)[0] or "record"
+
+
+READERS = {"csv": iter_csv, "meddialog": iter_meddialog, "json": iter_json_list}
+
+
+def read_foreign(path: str | os.PathLike, fmt: str, encoding: str = "auto", id_prefix: str | None = None,
+                 skip_invalid: bool = False, report: ConvertReport | None = None) -> Iterator[Dialogue]:
+    """Stream the dialogues of a file in a foreign format (duplicate ids are errors, as in the JSONL reader)."""
+    if fmt not in READERS:
+        raise UsageError(f"unknown input format {fmt!r} (choose from {', '.join(FORMATS)})")
+    path = os.fspath(path)
+    report = report if report is not None else ConvertReport(path)
+    seen: set[str] = set()
+    for line, item in READERS[fmt](path, encoding=encoding, id_prefix=id_prefix, report=report):
+        if isinstance(item, Dialogue) and item.id in seen:
+            item = DataError(f"{path}:{line}: id: duplicate id {item.id!r}")
+        if isinstance(item, DataError):
+            if not skip_invalid:
+                raise item
+            report.skipped += 1
+            continue
+        seen.add(item.id)
+        report.written += 1
+        yield item
+
+
+def convert(in_path: str | os.PathLike, out_path: str | os.PathLike, fmt: str, encoding: str = "auto",
+            id_prefix: str | None = None, skip_invalid: bool = False) -> ConvertReport:
+    """Convert a foreign-format file to canonical JSONL, atomically (a failure leaves no output file)."""
+    report = ConvertReport(os.fspath(in_path))
+    dialogues = list(read_foreign(in_path, fmt, encoding, id_prefix, skip_invalid, report))
+    if not dialogues:
+        raise DataError(f"{in_path}: no valid records to convert")
+    write_dialogues(out_path, dialogues)
+    return report

@@ -1,0 +1,129 @@
+"""`rmd-baseline data …` through click's CliRunner: outputs, exit statuses, one-line errors."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from rmd_baselines.cli.main import cli
+from tests.conftest import shared_corpus
+
+RECORD = {"id": "d1", "title": "胃疼", "department": "消化内科", "doctor": "甲",
+          "diseases": [], "symptoms": [],
+          "turns": [{"speaker": "patient", "text": "胃疼三天"}, {"speaker": "doctor", "text": "做胃镜"}]}
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def corpus_file(tmp_path, n=20, departments=("消化内科", "皮肤科")):
+    lines = []
+    for i in range(n):
+        dept = departments[i % len(departments)]
+        record = {**RECORD, "id": f"d{i}", "department": dept, "doctor": f"{dept}医生{i % 4}"}
+        record["turns"] = [{"speaker": "patient", "text": f"{dept}问题{i}"}, {"speaker": "doctor", "text": "回答"},
+                           {"speaker": "patient", "text": "谢谢"}, {"speaker": "doctor", "text": f"不客气{i}"}]
+        lines.append(json.dumps(record, ensure_ascii=False))
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+BAD_LINES = {
+    "invalid_json": "{oops",
+    "missing_field": json.dumps({k: v for k, v in RECORD.items() if k != "turns"}),
+    "wrong_type": json.dumps({**RECORD, "title": 3}),
+    "unknown_speaker": json.dumps({**RECORD, "turns": [{"speaker": "nurse", "text": "x"}]}),
+    "empty_text": json.dumps({**RECORD, "turns": [{"speaker": "doctor", "text": ""}]}),
+    "duplicate_id": json.dumps(RECORD),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LINES))
+@pytest.mark.parametrize("command", ["validate", "stats", "split"])
+def test_bad_record_exit_2_one_line_no_partial_output(tmp_path, case, command):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(RECORD) + "\n" + BAD_LINES[case] + "\n", "utf-8")
+    out_dir = tmp_path / "split"
+    extra = ["--task", "route", "--out", out_dir] if command == "split" else []
+    code, stdout, stderr = run("data", command, path, *extra)
+    assert code == 2
+    assert stderr.count("\n") == 1 and f"{path}:2: " in stderr and "Traceback" not in stderr
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_invalid_utf8_exit_2(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(json.dumps(RECORD).encode() + b"\n\xff\xfe\n")
+    code, _, stderr = run("data", "validate", path)
+    assert code == 2 and "bad.jsonl:2: line: invalid UTF-8" in stderr
+
+
+def test_validate_skip_invalid_counts(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(json.dumps(RECORD) + "\n{oops\n", "utf-8")
+    code, stdout, stderr = run("data", "validate", path, "--skip-invalid")
+    assert code == 2 and "1 invalid records skipped" in stdout
+    code, stdout, _ = run("data", "validate", corpus_file(tmp_path))
+    assert code == 0 and stdout.startswith("ok: ") and "20 valid records" in stdout
+
+
+def test_stats_json_keys(tmp_path):
+    code, stdout, _ = run("data", "stats", corpus_file(tmp_path), "--json")
+    stats = json.loads(stdout)
+    assert code == 0
+    for key in ("dialogues", "utterances", "doctors", "departments", "utterances_mean", "utterances_median",
+                "per_department", "duplicate_dialogues"):
+        assert key in stats
+    assert stats["dialogues"] == 20 and stats["departments"] == 2
+
+
+def test_stats_with_task_reports_leakage(tmp_path):
+    code, stdout, _ = run("data", "stats", corpus_file(tmp_path), "--task", "respond", "--json")
+    assert code == 0 and json.loads(stdout)["leakage"]["task"] == "respond"
+
+
+@pytest.mark.parametrize("task, parts", [("route", {"train", "test"}), ("respond", {"train", "valid", "test"})])
+def test_split_writes_parts(tmp_path, task, parts):
+    out = tmp_path / "out"
+    code, stdout, _ = run("data", "split", corpus_file(tmp_path), "--task", task, "--out", out)
+    assert code == 0, stdout
+    for part in parts:
+        assert (out / f"{part}.jsonl").is_file()
+    summary = json.loads((out / "split.json").read_text("utf-8"))
+    assert summary["settings"]["seed"] == 0
+    if task == "respond":
+        first = json.loads((out / "test.instances.jsonl").read_text("utf-8").splitlines()[0])
+        assert {"context", "text", "dialogue_id"} <= set(first)
+
+
+def test_split_singleton_label_under_min_count_1(tmp_path):
+    path = corpus_file(tmp_path, n=9, departments=("甲", "乙", "丙", "甲", "乙", "丙", "甲", "乙", "丁"))
+    code, _, stderr = run("data", "split", path, "--task", "route", "--min-count", "1", "--out", tmp_path / "o")
+    assert code == 2 and "single record" in stderr and stderr.count("\n") == 1
+
+
+def test_convert_and_usage_errors(tmp_path):
+    src = tmp_path / "t.csv"
+    src.write_text("department,title,ask,answer\n内科,头疼,头疼怎么办,多休息\n", "utf-8")
+    out = tmp_path / "t.jsonl"
+    code, stdout, _ = run("data", "convert", src, out, "--from", "csv")
+    assert code == 0 and "1 dialogues written" in stdout
+    assert json.loads(out.read_text("utf-8"))["id"] == "t-0"
+    code, _, stderr = run("data", "convert", src, out, "--from", "xml")
+    assert code == 2 and stderr.count("\n") == 1
+    code, _, stderr = run("data", "stats", tmp_path / "absent.jsonl")
+    assert code == 2 and "no such file" in stderr
+
+
+def test_unknown_command_is_one_line_exit_2():
+    code, _, stderr = run("data", "bogus")
+    assert code == 2 and stderr.count("\n") == 1
+
+
+def test_omc100k_stats_as_documented():
+    code, stdout, _ = run("data", "stats", shared_corpus("omc100k"), "--json")
+    stats = json.loads(stdout)
+    assert (stats["dialogues"], stats["departments"], stats["doctors"]) == (2936, 12, 352)

@@ -1,0 +1,160 @@
+"""Format adapters, on the real published excerpts (when present) and on small fixtures of our own."""
+
+import json
+
+import pytest
+
+from rmd_baselines.corpus import load_dialogues
+from rmd_baselines.corpus.adapters import convert, read_foreign
+from rmd_baselines.errors import DataError
+from tests.conftest import shared_corpus, shared_format_sample
+
+CSV_TEXT = ("department,title,ask,answer\n"
+            "心血管科,高血压能吃党参吗？,我有高血压，可以吃党参吗？,可以适量服用。\n"
+            '消化科,胃疼,"胃疼，\n晚上更明显",建议做胃镜。\n')
+
+
+def test_csv_utf8_with_multiline_cell(tmp_path):
+    src = tmp_path / "toy.csv"
+    src.write_text(CSV_TEXT, "utf-8")
+    records = list(read_foreign(src, "csv"))
+    assert [r.id for r in records] == ["toy-0", "toy-1"]
+    assert records[1].department == "消化科"
+    assert records[1].turns[0].text == "胃疼，\n晚上更明显"
+    assert [t.speaker for t in records[0].turns] == ["patient", "doctor"]
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig"])
+def test_csv_encoding_is_detected(tmp_path, encoding):
+    src = tmp_path / "toy.csv"
+    src.write_bytes(CSV_TEXT.encode(encoding))
+    out = tmp_path / "out.jsonl"
+    report = convert(src, out, "csv", id_prefix="t")
+    assert report.written == 2
+    assert report.encoding == ("gb18030" if encoding == "gb18030" else "utf-8")
+    assert load_dialogues(out)[0][0].title == "高血压能吃党参吗？"
+
+
+def test_csv_forced_wrong_encoding_is_reported(tmp_path):
+    src = tmp_path / "toy.csv"
+    src.write_bytes(CSV_TEXT.encode("gb18030"))
+    with pytest.raises(DataError, match=r"toy.csv:2: encoding: not valid utf-8"):
+        list(read_foreign(src, "csv", encoding="utf-8"))
+
+
+def test_csv_missing_column_and_empty_answer(tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text("department,title,ask\n内科,t,q\n", "utf-8")
+    with pytest.raises(DataError, match=r"bad.csv:1: header: missing column\(s\) answer"):
+        list(read_foreign(src, "csv"))
+    src.write_text("department,title,ask,answer\n内科,t,问题,\n内科,t,问题,回答\n", "utf-8")
+    with pytest.raises(DataError, match=r"bad.csv:2: turns\[1\].text: empty text"):
+        list(read_foreign(src, "csv"))
+    assert [r.id for r in read_foreign(src, "csv", skip_invalid=True)] == ["bad-1"]
+
+
+MEDDIALOG_TEXT = """id=7
+https://www.haodf.com/wenda/example.htm
+
+Doctor faculty
+消化内科
+
+Description
+疾病： 胃炎
+病情描述： 胃疼一周，
+饭后加重
+希望获得的帮助： 需要做什么检查？
+患病多久： 一周内
+
+Dialogue
+病人：
+医生您好
+医生：
+你好，
+有没有反酸？
+病人：
+有一点
+
+Diagnosis and suggestions
+病情摘要及初步印象： 胃炎
+
+id=8
+https://www.haodf.com/wenda/other.htm
+
+Description
+疾病： 感冒
+
+Dialogue
+医生：
+发烧吗？
+"""
+
+
+def test_meddialog_layout(tmp_path):
+    src = tmp_path / "med.txt"
+    src.write_text(MEDDIALOG_TEXT, "utf-8")
+    first, second = read_foreign(src, "meddialog", id_prefix="md")
+    assert first.id == "md-7" and first.department == "消化内科"
+    assert first.title == "胃炎" and first.diseases == ("胃炎",)
+    assert first.turns[0].text == "胃疼一周， 饭后加重；需要做什么检查？"
+    assert [(t.speaker, t.text) for t in first.turns[1:]] == [
+        ("patient", "医生您好"), ("doctor", "你好， 有没有反酸？"), ("patient", "有一点")]
+    assert second.department is None and [t.speaker for t in second.turns] == ["doctor"]
+
+
+def test_meddialog_not_that_layout(tmp_path):
+    src = tmp_path / "other.txt"
+    src.write_text("hello\nworld\n", "utf-8")
+    with pytest.raises(DataError, match=r"other.txt:1: id: text before the first 'id=' line"):
+        list(read_foreign(src, "meddialog"))
+
+
+def test_json_list_with_line_numbers(tmp_path):
+    good = {"id": "a", "turns": [{"speaker": "patient", "text": "头疼"}]}
+    src = tmp_path / "list.json"
+    src.write_text("[\n" + json.dumps(good) + ",\n" + json.dumps({"id": "b", "turns": []}) + "\n]\n", "utf-8")
+    with pytest.raises(DataError, match=r"list.json:3: turns: a dialogue needs at least one turn"):
+        list(read_foreign(src, "json"))
+    assert [r.id for r in read_foreign(src, "json", skip_invalid=True)] == ["a"]
+    src.write_text('{"id": "a"}', "utf-8")
+    with pytest.raises(DataError, match="expected a JSON array"):
+        list(read_foreign(src, "json"))
+
+
+def test_failed_conversion_writes_nothing(tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text("department,title,ask,answer\n内科,t,,回答\n", "utf-8")
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(DataError):
+        convert(src, out, "csv")
+    assert not out.exists()
+
+
+def _shared_records(name, ids):
+    path = shared_corpus(name)
+    wanted = set(ids)
+    found = {}
+    with open(path, encoding="utf-8") as handle:
+        for text in handle:
+            record = json.loads(text)
+            if record["id"] in wanted:
+                found[record["id"]] = record
+    return found
+
+
+def test_real_toyhom_csv_excerpt_matches_shared_corpus():
+    src = shared_format_sample("toyhom_csv_format_sample_gb18030.csv")
+    records = list(read_foreign(src, "csv", id_prefix="toyhom_im"))
+    assert len(records) == 300
+    reference = _shared_records("toyhom_im", [r.id for r in records])
+    assert [r.to_json() for r in records] == [reference[r.id] for r in records]
+
+
+def test_real_covid_dialogue_excerpt_matches_shared_corpus():
+    src = shared_format_sample("meddialog_cn_format_sample.txt")
+    records = list(read_foreign(src, "meddialog", id_prefix="covid_zh"))
+    assert len(records) == 39
+    reference = _shared_records("covid_zh", [r.id for r in records])
+    assert [r.to_json() for r in records] == [reference[r.id] for r in records]
+
+

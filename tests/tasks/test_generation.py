@@ -1,0 +1,44 @@
+"""Response-generation instances: merging, context/response cuts, split by dialogue."""
+
+from rmd_baselines.corpus import Dialogue, Turn, load_dialogues
+from rmd_baselines.tasks import GenerationSettings, build_generation_task, dialogue_instances, merge_same_speaker
+from tests.conftest import shared_corpus
+
+
+def test_merge_same_speaker_runs():
+    turns = [Turn("patient", "a"), Turn("patient", "b"), Turn("doctor", "c"), Turn("doctor", "d"), Turn("patient", "e")]
+    assert merge_same_speaker(turns) == [Turn("patient", "a b"), Turn("doctor", "c d"), Turn("patient", "e")]
+
+
+def test_every_doctor_turn_after_the_first_is_an_instance():
+    d = Dialogue("x", (Turn("doctor", "您好"), Turn("patient", "胃疼"), Turn("patient", "三天了"),
+                       Turn("doctor", "做胃镜"), Turn("patient", "好"), Turn("doctor", "再见")), department="消化")
+    instances = dialogue_instances(d)
+    assert [(i.turn, i.context, i.response) for i in instances] == [
+        (2, "您好\n胃疼 三天了", "做胃镜"), (4, "您好\n胃疼 三天了\n做胃镜\n好", "再见")]
+    assert instances[0].department == "消化"
+
+
+def test_context_keeps_last_chars_response_first_chars():
+    d = Dialogue("x", (Turn("patient", "甲" * 10 + "乙" * 295), Turn("doctor", "丙" * 150)))
+    (instance,) = dialogue_instances(d)
+    assert instance.context == "甲" * 5 + "乙" * 295 and instance.response == "丙" * 100
+    (short,) = dialogue_instances(d, GenerationSettings(max_context_chars=3, max_response_chars=2))
+    assert (short.context, short.response) == ("乙乙乙", "丙丙")
+
+
+def test_instance_json_has_text_for_evaluate():
+    d = Dialogue("x", (Turn("patient", "胃疼"), Turn("doctor", "做胃镜")))
+    assert dialogue_instances(d)[0].to_json()["text"] == "做胃镜"
+
+
+def test_covid_zh_instance_counts_and_leakage():
+    data = build_generation_task(load_dialogues(shared_corpus("covid_zh"))[0])
+    assert len(data.test) == 741
+    train_contexts = {i.context for i in data.train}
+    assert sum(i.context in train_contexts for i in data.test) == 153
+
+
+def test_imcs_instance_count():
+    data = build_generation_task(load_dialogues(shared_corpus("imcs_v2_dev"))[0])
+    assert len(data.test) == 1203
