@@ -1,0 +1,63 @@
+"""Bootstrap: seeded replicates, percentile intervals, the paired test."""
+
+import numpy as np
+import pytest
+
+from rmd_baselines.errors import UsageError
+from rmd_baselines.metrics.bootstrap import bootstrap_ci, paired_bootstrap, percentile_interval, resample_weights
+
+REFS = [["多喝水，注意休息"], ["好的，明天复诊"], ["建议复查血常规"], ["发烧几天了？"], ["饮食清淡"], ["按时吃药"]]
+GOOD = ["多喝水注意休息", "好的明天复诊", "建议复查血常规", "发烧几天了", "饮食清淡", "按时吃药"]
+BAD = ["你好", "谢谢", "再见", "嗯", "好", "是的"]
+
+
+def test_replicates_are_seeded_multiplicities():
+    first = [w.tolist() for w in resample_weights(5, 4, seed=7)]
+    assert first == [w.tolist() for w in resample_weights(5, 4, seed=7)]
+    assert first != [w.tolist() for w in resample_weights(5, 4, seed=8)]
+    assert all(sum(w) == 5 for w in first)
+
+
+def test_interval_of_a_mean():
+    values = np.arange(10.0)
+    ci = bootstrap_ci(lambda w: {"mean": float(w @ values / w.sum())}, 10, n_boot=400, seed=1)
+    low, high = ci["mean"]
+    assert low < 4.5 < high and high - low < 5
+    assert percentile_interval([1.0, float("nan"), 3.0]) == (pytest.approx(1.05), pytest.approx(2.95))
+
+
+def test_paired_bootstrap_prefers_the_better_system():
+    result = paired_bootstrap(BAD, GOOD, REFS, "bleu4", family="dstc7", n_boot=200, seed=0)
+    assert result["b"] > result["a"] and result["delta"] > 0
+    assert result["win_rate_b"] > 0.9 and result["p_value"] < 0.05
+    same = paired_bootstrap(GOOD, GOOD, REFS, "meteor", family="paper", n_boot=50, seed=0)
+    assert same["delta"] == 0 and same["win_rate_a"] == same["win_rate_b"] == 0 and same["p_value"] == 1.0
+
+
+def test_paired_bootstrap_bad_arguments():
+    with pytest.raises(UsageError):
+        paired_bootstrap(GOOD, GOOD, REFS, "rouge")
+    with pytest.raises(UsageError):
+        paired_bootstrap(GOOD[:2], GOOD, REFS, "bleu4")
+    with pytest.raises(UsageError):
+        list(resample_weights(0, 3))
+
+
+def test_bias_shift_recentres_an_interval():
+    values = np.arange(10.0)
+    plain = bootstrap_ci(lambda w: {"m": float(w @ values / w.sum()) - 1.0}, 10, n_boot=200, seed=2)["m"]
+    shifted = bootstrap_ci(lambda w: {"m": float(w @ values / w.sum()) - 1.0}, 10, n_boot=200, seed=2,
+                           bias_shift={"m": 4.5})["m"]
+    assert shifted[1] - shifted[0] == pytest.approx(plain[1] - plain[0])  # same width ...
+    assert shifted[0] - plain[0] == pytest.approx(1.0, abs=0.3)  # ... moved by estimate - mean of replicates
+    assert shifted[0] < 4.5 < shifted[1]
+
+
+def test_diversity_intervals_contain_the_estimate():
+    from rmd_baselines.metrics.generation import evaluate_generation
+
+    report = evaluate_generation(GOOD * 3, REFS * 3, family="dstc7", ci=True, n_boot=80, seed=0)
+    for key in ("entropy4", "dist1", "dist2"):
+        low, high = report["dstc7"]["ci"][key]
+        assert low <= report["dstc7"][key] <= high
+    assert "bias-shifted" in report["dstc7"]["ci_method"]

@@ -1,0 +1,71 @@
+"""NIST in both families: embedded golden values, NLTK parity, the bootstrap path, properties."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from rmd_baselines.metrics.nist import NistStats, corpus_nist, mteval_length_penalty, sentence_nist
+from rmd_baselines.metrics.ngrams import all_ngram_counts, clip_by_order, max_counts
+from tests.metrics.strategies import corpora
+from tests.metrics.test_bleu import MULTIREF_HYPS, MULTIREF_REFS, _split
+
+# Copied from ../shared/metrics-vectors/zh_char_multiref.json (mteval-v14c full precision, union clipping and the
+# average reference length over 2 references; NLTK corpus_nist differs by 0.77 here).
+MULTIREF_NIST = [4.7836271011403975, 5.002302642822442, 5.149895176000603, 5.149895176000603]
+
+
+def test_embedded_multireference_mteval():
+    hyps, refs = _split(MULTIREF_HYPS, MULTIREF_REFS)
+    assert corpus_nist(hyps, refs) == pytest.approx(MULTIREF_NIST, abs=1e-9)
+
+
+@pytest.mark.parametrize("hyp, ref, expected", [
+    # Copied from zh_char_edge.json nltk_sentence_allrefs (NLTK 3.10.4 sentence_nist, n=4).
+    ("多 喝 水 注 意 休 息", "多 喝 水 注 意 休 息", 2.8073549220576046),
+    ("好 好 好 好 好 好", "好 的 好 的", 0.3333333333333333),
+    ("今 天 天 气 晴 朗", "建 议 复 查 血 常 规", 0.0),
+    ("好 的", "好 的 ， 明 天 复 诊", 0.0),  # NLTK raises ZeroDivisionError; the UCSD scripts score 0
+])
+def test_embedded_sentence_nist(hyp, ref, expected):
+    assert sentence_nist(hyp.split(), ref.split()) == pytest.approx(expected, abs=1e-12)
+
+
+def test_length_penalty_half_at_two_thirds():
+    assert mteval_length_penalty(2 / 3) == pytest.approx(0.5)
+    assert mteval_length_penalty(1.2) == 1.0 and mteval_length_penalty(0.0) == 0.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(corpora(allow_empty=False))
+def test_single_reference_equals_nltk_corpus_nist(corpus):
+    from nltk.translate.nist_score import corpus_nist as nltk_corpus_nist
+    from nltk.translate.nist_score import sentence_nist as nltk_sentence_nist
+
+    hyps, refs = corpus
+    if all(len(h) >= 4 for h in hyps):
+        assert corpus_nist(hyps, refs)[3] == pytest.approx(nltk_corpus_nist(refs, hyps, 4), abs=1e-9)
+    for hyp, (ref,) in zip(hyps, refs):
+        if len(hyp) >= 4 and len(ref) >= 4:
+            assert sentence_nist(hyp, ref) == pytest.approx(nltk_sentence_nist([ref], hyp, 4), abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(corpora(n_refs=2, allow_empty=True))
+def test_weighted_path_equals_full_and_duplicated_corpus(corpus):
+    hyps, refs = corpus
+    clips = [clip_by_order(all_ngram_counts(h, 4), max_counts([all_ngram_counts(r, 4) for r in rs]), 4)[0]
+             for h, rs in zip(hyps, refs)]
+    stats = NistStats(clips, [len(h) for h in hyps], refs)
+    full = stats.scores()
+    assert stats.scores(np.ones(len(hyps))) == pytest.approx(full, abs=1e-9)
+    weights = np.arange(len(hyps)) % 3 + 0.0
+    if weights.sum() > 0:
+        duplicated = [i for i, w in enumerate(weights) for _ in range(int(w))]
+        expected = corpus_nist([hyps[i] for i in duplicated], [refs[i] for i in duplicated])
+        assert stats.scores(weights) == pytest.approx(expected, abs=1e-9)
+    assert all(value >= 0 for value in full)
+    assert corpus_nist(hyps[::-1], refs[::-1]) == pytest.approx(full, abs=1e-9)
+
+
+def test_no_reference_words_scores_zero():
+    assert corpus_nist([["好"]], [[[]]]) == [0.0] * 4
