@@ -19,6 +19,12 @@ from ..errors import DataError
 from .model import Dialogue
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     """Open ``path`` for writing (``"w"`` text UTF-8 or ``"wb"`` bytes) via a temporary file and rename."""
@@ -32,8 +38,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     try:
         with os.fdopen(fd, "wb") as raw:
             if path.endswith(".gz"):
-                # mtime=0 and no file name keep compressed output reproducible.
-                stream: Any = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+                # mtime=0 and no file name keep compressed output reproducible; level 6 (gzip's own default) is
+                # several times faster than 9 for a few percent more bytes.
+                stream: Any = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
             else:
                 stream = raw
             try:
@@ -47,6 +54,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
             finally:
                 if stream is not raw:
                     stream.close()
+        # mkstemp creates the file private (0600); give it the permissions a plain open() would have.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -54,3 +54,11 @@ def test_atomic_open_binary(tmp_path):
     with atomic_open(path, "wb") as out:
         out.write(b"\x00\x01")
     assert path.read_bytes() == b"\x00\x01"
+
+
+def test_output_gets_ordinary_permissions(tmp_path):
+    path = tmp_path / "out.jsonl"
+    write_jsonl(path, [{"id": "a"}])
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
