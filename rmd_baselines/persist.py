@@ -75,8 +75,13 @@ class ModelWriter:
         for key, value in arrays.items():
             if np.asarray(value).dtype == object:
                 raise TypeError(f"array {key!r} has dtype object; store strings in JSON instead")
-        with open(self.path(name), "wb") as out:
-            np.savez_compressed(out, **arrays)
+        # Like np.savez_compressed, but with fixed zip timestamps so that the same model gives the same bytes.
+        with zipfile.ZipFile(self.path(name), "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for key, value in arrays.items():
+                info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
 
     def commit(self) -> None:
         manifest = {

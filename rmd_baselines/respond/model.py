@@ -1,0 +1,333 @@
+"""What every responder shares: the `Reply` it returns, the `Responder` protocol, reading a context typed by a
+person (`parse_context`), and the responder bundle on disk (`train_responder`, `save_responder`, `load_responder`).
+
+A saved responder is a model directory of kind ``respond`` (see `rmd_baselines.persist`) holding::
+
+    responder.json     which responder ("retrieval", "ngram" or "rerank"), the GenerationSettings it was trained
+                       with, the training file's path and SHA-256, and the training/validation instance counts
+    <model files>      the responder's own files (BM25 index, n-gram language model, rerank weights, ...)
+
+Every bundle also contains a char-level Kneser-Ney language model trained on the same training instances (the
+n-gram responder's model; a retrieval responder trains one for this purpose only), so that `evaluate model` can
+report the perplexity of the reference responses for every kind of responder (`perplexity_model`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
+
+from ..errors import DataError, ModelFormatError, UsageError
+from ..tasks.generation import MAX_CONTEXT_CHARS, GenerationData, GenerationSettings, cut_context
+
+MODELS = ("retrieval", "ngram", "rerank")
+# The benchmark's best responder on the real corpora (benchmarks/results/respond.md).
+DEFAULT_MODEL = "rerank"
+BUNDLE_FILE = "responder.json"
+BUNDLE_FORMAT = "rmd_baselines-responder"
+BUNDLE_FORMAT_VERSION = 1
+
+
+@dataclass
+class Reply:
+    """A responder's answer to one context: the response and the ranked candidates it was chosen from, each as
+    ``(text, score)`` (what the score means depends on the responder and is documented there)."""
+
+    response: str
+    candidates: list[tuple[str, float]] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"response": self.response, "candidates": [[text, float(score)] for text, score in self.candidates]}
+
+
+@runtime_checkable
+class Responder(Protocol):
+    """The interface of every responder (scikit-learn style: hyper-parameters in ``__init__``, ``fit`` returns
+    self, fitted state in attributes ending in ``_``)."""
+
+    name: str
+
+    def fit(self, instances: Sequence, valid: Sequence | None = None) -> "Responder": ...
+
+    def respond(self, context: str, k: int = 1) -> Reply: ...
+
+    def respond_many(self, contexts: Sequence[str], k: int = 1) -> list[Reply]: ...
+
+    def save(self, writer) -> None: ...
+
+    @classmethod
+    def load(cls, reader) -> "Responder": ...
+
+
+# ----------------------------------------------------------------------------------------------- contexts
+
+# A speaker tag at the start of a typed turn: 病人：, 医生：, 患者：, patient:, doctor: (full-width or ASCII colon).
+_SPEAKER_TAG = re.compile(r"^\s*(病人|患者|医生|patient|doctor)\s*[:：]\s*", re.IGNORECASE)
+_DOCTOR_TAGS = {"医生", "doctor"}
+
+
+def parse_context(text: str, max_chars: int = MAX_CONTEXT_CHARS) -> str:
+    """A context as the protocol's instances hold it, from dialogue text typed by a person.
+
+    Turns are separated by newlines; the two characters backslash-n count as a newline too (so a shell argument
+    or a one-line file can hold a whole dialogue). A leading speaker tag (病人：, 患者：, 医生：, ``patient:``,
+    ``doctor:``) is removed; consecutive turns tagged with the same speaker are merged with a space, as the
+    protocol merges them; empty turns are dropped. The result is cut to its last ``max_chars`` characters.
+    """
+    if not isinstance(text, str):
+        raise DataError(f"context: expected text, got {type(text).__name__}")
+    turns: list[tuple[str | None, str]] = []
+    for line in text.replace("\\n", "\n").split("\n"):
+        match = _SPEAKER_TAG.match(line)
+        speaker = None
+        if match:
+            speaker = "doctor" if match.group(1).lower() in _DOCTOR_TAGS else "patient"
+            line = line[match.end():]
+        line = line.strip()
+        if not line:
+            continue
+        if turns and speaker is not None and turns[-1][0] == speaker:
+            turns[-1] = (speaker, turns[-1][1] + " " + line)
+        else:
+            turns.append((speaker, line))
+    if not turns:
+        raise DataError("context: empty context (no text after removing speaker tags and blank turns)")
+    return cut_context("\n".join(turn for _, turn in turns), max_chars)
+
+
+def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]:
+    """Contexts (and departments) for a batch, from a file or ``-`` for standard input.
+
+    The format is decided by the first non-blank line: if it starts with ``{`` the file is JSONL and every line
+    is an object with a ``context`` string (and optionally a ``department``); otherwise every non-blank line is
+    one context whose turns are separated by the two characters backslash-n (see `parse_context`).
+    """
+    import json
+    import sys
+
+    source = "<stdin>" if os.fspath(path) == "-" else os.fspath(path)
+    try:
+        if source == "<stdin>":
+            raw = sys.stdin.buffer.read()
+        else:
+            with open(source, "rb") as handle:
+                raw = handle.read()
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise DataError(f"{source}:{line}: not valid UTF-8") from None
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), None)
+    if first is None:
+        raise DataError(f"{source}: no contexts (the input is empty)")
+    contexts: list[str] = []
+    departments: list[str | None] = []
+    jsonl = first.lstrip().startswith("{")
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        department = None
+        if jsonl:
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise DataError(f"{source}:{number}: invalid JSON ({exc.msg})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("context"), str):
+                raise DataError(f"{source}:{number}: context: missing or not a string")
+            department = record.get("department")
+            if department is not None and not isinstance(department, str):
+                raise DataError(f"{source}:{number}: department: not a string")
+            line = record["context"]
+        try:
+            contexts.append(parse_context(line))
+        except DataError as exc:
+            raise DataError(f"{source}:{number}: {exc}") from None
+        departments.append(department)
+    return contexts, departments
+
+
+def check_contexts(contexts: Sequence[str]) -> list[str]:
+    """The contexts as a list, or a `DataError` naming the first empty one."""
+    contexts = list(contexts)
+    for number, context in enumerate(contexts):
+        if not isinstance(context, str) or not context.strip():
+            raise DataError(f"context {number}: empty context")
+    return contexts
+
+
+def respond_all(responder: Responder, contexts: Sequence[str], departments: Sequence[str | None] | None = None,
+                k: int = 1) -> list[Reply]:
+    """``responder.respond_many`` for any responder, passing the contexts' departments to those that use them."""
+    if departments is not None and getattr(responder, "name", None) in ("retrieval", "rerank"):
+        return responder.respond_many(contexts, k, departments)
+    return responder.respond_many(contexts, k)
+
+
+def check_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise UsageError(f"k must be a positive integer, got {k!r}")
+    return k
+
+
+# ----------------------------------------------------------------------------------------------- bundles
+
+
+def make_responder(model: str, order: int = 5, seed: int = 0, **params) -> Responder:
+    """An unfitted responder by name, with the char-level language model of ``order`` that every bundle carries."""
+    if model not in MODELS:
+        raise UsageError(f"unknown responder {model!r} (choose from {', '.join(MODELS)})")
+    if model == "ngram":
+        from .ngram import NgramResponder
+
+        return NgramResponder(order=order, seed=seed, **params)
+    if model == "retrieval":
+        from .retrieval import RetrievalResponder
+
+        return RetrievalResponder(lm_order=order, **params)
+    from .rerank import RerankResponder
+
+    return RerankResponder(lm_order=order, **params)
+
+
+def perplexity_model(responder):
+    """The `NgramResponder` whose char-level language model scores reference responses for this responder."""
+    from .ngram import NgramResponder
+
+    if isinstance(responder, NgramResponder):
+        model = responder
+    else:
+        model = getattr(responder, "ngram_", None)
+    if model is None or getattr(model, "unit", None) != "char" or not hasattr(model, "lm_"):
+        raise UsageError(f"the {getattr(responder, 'name', type(responder).__name__)} responder carries no "
+                         "char-level language model (train it with train_responder, or with lm_order set)")
+    return model
+
+
+def load_generation_data(data_path: str | os.PathLike, settings: GenerationSettings) -> GenerationData:
+    """Read a corpus and build the protocol's generation split for ``settings``."""
+    from ..corpus import load_dialogues
+    from ..tasks import build_generation_task
+
+    dialogues, _ = load_dialogues(data_path)
+    return build_generation_task(dialogues, settings, source=os.fspath(data_path))
+
+
+def train_responder(data_path: str | os.PathLike, model: str = DEFAULT_MODEL, order: int = 5, seed: int = 0,
+                    settings: GenerationSettings | None = None, data: GenerationData | None = None,
+                    **params) -> Responder:
+    """Train a responder on the protocol's train split of a corpus (the valid split is passed to ``fit``: the
+    rerank responder tunes its weights on it, the others only report on it).
+
+    ``seed`` is the split's seed (unless ``settings`` are given; 0 is the protocol's) and the n-gram responder's
+    sampling seed. ``data`` skips reading the corpus again when the caller already built the split.
+    """
+    settings = settings or GenerationSettings(seed=seed)
+    responder = make_responder(model, order=order, seed=seed, **params)
+    if data is None:
+        data = load_generation_data(data_path, settings)
+    return responder.fit(data.train, valid=data.valid)
+
+
+def save_responder(responder: Responder, directory: str | os.PathLike, settings: GenerationSettings,
+                   data_path: str | os.PathLike | None, n_train: int | None = None,
+                   n_valid: int | None = None) -> None:
+    """Write a fitted responder as a ``respond`` model directory (atomically: all or nothing)."""
+    from ..persist import file_sha256, model_writer
+
+    if responder.name not in MODELS:
+        raise UsageError(f"cannot save a responder named {responder.name!r}")
+    perplexity_model(responder)  # a bundle without the char-level LM would be incomplete
+    source = None
+    if data_path is not None:
+        source = {"path": os.path.abspath(os.fspath(data_path)), "sha256": file_sha256(os.fspath(data_path))}
+    with model_writer(directory, "respond") as writer:
+        writer.write_json(BUNDLE_FILE, {
+            "format": BUNDLE_FORMAT,
+            "format_version": BUNDLE_FORMAT_VERSION,
+            "model": responder.name,
+            "settings": settings.to_json(),
+            "data": source,
+            "instances": {"train": n_train, "valid": n_valid},
+        })
+        responder.save(writer)
+
+
+def train_to_directory(data_path: str | os.PathLike, out_dir: str | os.PathLike, model: str = DEFAULT_MODEL,
+                       order: int = 5, seed: int = 0) -> dict:
+    """Train a responder on a corpus and save it (what ``train respond`` does); returns a summary."""
+    import time
+
+    settings = GenerationSettings(seed=seed)
+    data = load_generation_data(data_path, settings)
+    started = time.perf_counter()
+    responder = train_responder(data_path, model=model, order=order, seed=seed, settings=settings, data=data)
+    seconds = time.perf_counter() - started
+    save_responder(responder, out_dir, settings, data_path, len(data.train), len(data.valid))
+    summary = {"model": responder.name, "out": os.fspath(out_dir), "data": os.fspath(data_path),
+               "split": data.describe(), "train_instances": len(data.train), "valid_instances": len(data.valid),
+               "test_instances": len(data.test), "train_seconds": round(seconds, 3), "order": order, "seed": seed}
+    weights = getattr(responder, "weights_", None)
+    if weights is not None:
+        summary["rerank_weights"] = weights
+        summary["weights_tuned_on_valid"] = getattr(responder, "tuning_", None) is not None
+    valid_perplexity = getattr(perplexity_model(responder), "valid_perplexity_", None)
+    if valid_perplexity is not None:
+        summary["valid_perplexity"] = valid_perplexity
+    return summary
+
+
+@dataclass
+class LoadedResponder:
+    """A responder read back from its directory, with what `save_responder` recorded about its training."""
+
+    responder: Responder
+    model: str
+    settings: GenerationSettings
+    data_path: str | None
+    data_sha256: str | None
+    directory: str
+    instances: dict
+
+    @property
+    def perplexity_model(self):
+        return perplexity_model(self.responder)
+
+
+def load_responder(directory: str | os.PathLike) -> LoadedResponder:
+    """Read a ``respond`` model directory; anything foreign, tampered or malformed is a one-line error."""
+    from ..persist import ModelReader
+
+    reader = ModelReader(directory, kinds="respond")
+    meta = reader.read_json(BUNDLE_FILE)
+    where = os.path.join(reader.directory, BUNDLE_FILE)
+    if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
+        raise ModelFormatError(f"{where}: not a responder description")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > BUNDLE_FORMAT_VERSION:
+        raise ModelFormatError(f"{where}: responder format version {version!r} is not one this rmd_baselines "
+                               f"reads (up to {BUNDLE_FORMAT_VERSION})")
+    model = reader.require(meta, "model", BUNDLE_FILE)
+    if model not in MODELS:
+        raise ModelFormatError(f"{where}: unknown responder {model!r}")
+    try:
+        settings = GenerationSettings.from_json(reader.require(meta, "settings", BUNDLE_FILE))
+    except (KeyError, TypeError, ValueError):
+        raise ModelFormatError(f"{where}: 'settings' are not generation settings") from None
+    source = meta.get("data") or {}
+    if not isinstance(source, dict):
+        raise ModelFormatError(f"{where}: 'data' must be an object")
+    if model == "ngram":
+        from .ngram import NgramResponder as cls
+    elif model == "retrieval":
+        from .retrieval import RetrievalResponder as cls
+    else:
+        from .rerank import RerankResponder as cls
+    responder = cls.load(reader)
+    instances = meta.get("instances") if isinstance(meta.get("instances"), dict) else {}
+    return LoadedResponder(responder=responder, model=model, settings=settings, data_path=source.get("path"),
+                           data_sha256=source.get("sha256"), directory=reader.directory, instances=instances)

@@ -1,0 +1,311 @@
+"""The retrieval responder: answer a context with the doctor's response to the most similar training context.
+
+Similarity is BM25 (`rmd_baselines.respond.bm25`) between contexts represented as bags of terms:
+- terms are the tokens of each turn (``unit``: ``char`` characters or ``word`` jieba words) and, with
+  ``max_ngram=2``, also the pairs of adjacent tokens within a turn (written ``"a b"``);
+- recent turns count more: every term of the last turn counts ``recent_weight`` times, of the turn before
+  ``recent_weight * turn_decay`` times, and so on, in the training contexts and in the query alike -- what the
+  patient just said matters most for what the doctor says next.
+Search is two-pass by default (``prefilter``, see `BM25Index`): a cheap first pass over each query's rarest terms
+keeps ``prefilter`` training contexts, which are then scored exactly; ``prefilter=None`` scores every context.
+
+Candidates are the responses of the best-scoring training contexts, best first, each with its BM25 score
+(response texts that differ only in whitespace are one response). With ``dedupe`` a response is listed once (at
+its best score); with ``same_department`` a query whose department is given only looks at training contexts of
+that department (all of them when it has none or none matches). A context that shares no term with any training
+context gets the most frequent training response, with score 0. Every candidate also says whether the query is
+verbatim one of the training contexts it answered (the rerank responder trusts such matches).
+
+When ``lm_order`` is set, ``fit`` also trains a char-level Kneser-Ney language model (an `NgramResponder`,
+attribute ``ngram_``) on the same instances. Retrieval does not use it; it is there so that a saved retrieval
+responder can report the perplexity of reference responses like every other responder (`model.perplexity_model`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from .. import progress
+from ..errors import DataError, ModelFormatError, UsageError
+from ..text import get_tokenizer
+from .bm25 import BM25Index
+from .model import Reply, check_contexts, check_k
+
+FORMAT_NAME = "rmd_baselines-retrieval-responder"
+FORMAT_VERSION = 1
+UNITS = ("char", "word")
+
+
+class Candidate(NamedTuple):
+    """A retrieved response: its number in ``responses_``, its BM25 score, and whether one of the training
+    contexts it answered is the query context itself (ignoring whitespace)."""
+
+    response: int
+    score: float
+    exact: bool
+
+
+def context_key(context: str) -> int:
+    """A 63-bit fingerprint of a context with its whitespace removed (to spot verbatim repeats)."""
+    digest = hashlib.sha256("".join(context.split()).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def context_terms(context: str, tokenize, max_ngram: int, recent_weight: float,
+                  turn_decay: float) -> tuple[list[str], list[float]]:
+    """The terms of a context and the weight of each (see the module docstring)."""
+    turns = context.split("\n")
+    terms: list[str] = []
+    weights: list[float] = []
+    weight = float(recent_weight)
+    for turn in reversed(turns):
+        tokens = tokenize(turn)
+        turn_terms = list(tokens)
+        if max_ngram >= 2:
+            turn_terms += [a + " " + b for a, b in zip(tokens, tokens[1:])]
+        terms += turn_terms
+        weights += [weight] * len(turn_terms)
+        weight *= turn_decay
+    return terms, weights
+
+
+class RetrievalResponder:
+    """Returns the doctor response of the training context most similar to the query context (BM25).
+
+    Fitted attributes: ``index_`` (the `BM25Index` over training contexts), ``responses_`` (distinct training
+    responses), ``doc_response_`` (for every training context, its response's number in ``responses_``),
+    ``departments_`` and ``doc_department_`` (department number per training context, -1 for none),
+    ``doc_context_key_`` (`context_key` of every training context), ``response_count_`` (training contexts per
+    response), ``fallback_`` (the most frequent response's number), ``n_train_`` and, with ``lm_order``,
+    ``ngram_``.
+    """
+
+    name = "retrieval"
+
+    def __init__(self, unit: str = "char", max_ngram: int = 2, recent_weight: float = 2.0, turn_decay: float = 0.5,
+                 k1: float = 1.5, b: float = 0.75, idf: str = "lucene", prefilter: int | None = 256,
+                 dedupe: bool = True, same_department: bool = False, lm_order: int | None = None):
+        self.unit = unit
+        self.max_ngram = max_ngram
+        self.recent_weight = recent_weight
+        self.turn_decay = turn_decay
+        self.k1 = k1
+        self.b = b
+        self.idf = idf
+        self.prefilter = prefilter
+        self.dedupe = dedupe
+        self.same_department = same_department
+        self.lm_order = lm_order
+
+    def get_params(self) -> dict:
+        return {"unit": self.unit, "max_ngram": self.max_ngram, "recent_weight": self.recent_weight,
+                "turn_decay": self.turn_decay, "k1": self.k1, "b": self.b, "idf": self.idf,
+                "prefilter": self.prefilter, "dedupe": self.dedupe,
+                "same_department": self.same_department, "lm_order": self.lm_order}
+
+    def _check_params(self) -> None:
+        if self.unit not in UNITS:
+            raise UsageError(f"unit must be one of {', '.join(UNITS)}, got {self.unit!r}")
+        if self.max_ngram not in (1, 2):
+            raise UsageError(f"max_ngram must be 1 or 2, got {self.max_ngram!r}")
+        for name in ("recent_weight", "turn_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise UsageError(f"{name} must be a positive number, got {value!r}")
+        for name in ("dedupe", "same_department"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        order = self.lm_order
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 2 <= order <= 6):
+            raise UsageError(f"lm_order must be an integer from 2 to 6 or None, got {order!r}")
+        BM25Index(self.k1, self.b, self.idf, self.prefilter)._check_params()
+
+    # ------------------------------------------------------------------------------------------- fitting
+
+    def terms(self, contexts: Sequence[str]) -> tuple[list[list[str]], list[list[float]]]:
+        """Terms and weights of every context (each context tokenized once)."""
+        tokenize = get_tokenizer(self.unit).tokenize
+        pairs = [context_terms(c, tokenize, self.max_ngram, self.recent_weight, self.turn_decay)
+                 for c in progress.progress(contexts, "tokenizing contexts", length=len(contexts))]
+        return [terms for terms, _ in pairs], [weights for _, weights in pairs]
+
+    def fit(self, instances: Sequence, valid: Sequence | None = None) -> "RetrievalResponder":
+        """Index the training contexts (``valid`` is not needed: nothing is tuned)."""
+        self._check_params()
+        instances = list(instances)
+        if not instances:
+            raise DataError("no training instances for the retrieval responder")
+        contexts = [instance.context for instance in instances]
+        terms, weights = self.terms(contexts)
+        self.index_ = BM25Index(self.k1, self.b, self.idf, self.prefilter).fit(terms, weights)
+        # Responses that differ only in whitespace are one response (the first spelling is kept).
+        response_number: dict[str, int] = {}
+        self.responses_ = []
+        numbers = []
+        for instance in instances:
+            key = "".join(instance.response.split())
+            if key not in response_number:
+                response_number[key] = len(self.responses_)
+                self.responses_.append(instance.response)
+            numbers.append(response_number[key])
+        self.doc_response_ = np.array(numbers, dtype=np.int64)
+        department_number: dict[str, int] = {}
+        self.doc_department_ = np.array([department_number.setdefault(i.department, len(department_number))
+                                         if i.department else -1 for i in instances], dtype=np.int64)
+        self.departments_ = list(department_number)
+        self.doc_context_key_ = np.array([context_key(c) for c in contexts], dtype=np.int64)
+        self._prepare()
+        self.n_train_ = len(instances)
+        if self.lm_order is not None:
+            from .ngram import NgramResponder
+
+            self.ngram_ = NgramResponder(order=self.lm_order, unit="char").fit(instances, valid)
+        return self
+
+    def _prepare(self) -> None:
+        self.response_count_ = np.bincount(self.doc_response_, minlength=len(self.responses_))
+        self.fallback_ = int(np.argmax(self.response_count_))  # the first of the most frequent responses
+        self._department_index = {name: number for number, name in enumerate(self.departments_)}
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "index_"):
+            raise UsageError("this RetrievalResponder is not fitted yet; call fit() or load() first")
+
+    # ------------------------------------------------------------------------------------------- retrieval
+
+    def retrieve(self, contexts: Sequence[str], n: int, departments: Sequence[str | None] | None = None
+                 ) -> list[list[Candidate]]:
+        """Up to ``n`` candidates per context, best first (never empty)."""
+        self._check_fitted()
+        check_k(n)
+        contexts = check_contexts(contexts)
+        terms, weights = self.terms(contexts)
+        groups = None
+        if self.same_department and departments is not None:
+            if len(departments) != len(contexts):
+                raise UsageError(f"{len(contexts)} contexts but {len(departments)} departments")
+            groups = np.array([self._department_index.get(d, -1) if d else -1 for d in departments], dtype=np.int64)
+        # Several training contexts can share a response; fetch more documents so n distinct responses remain.
+        fetch = min(self.index_.n_docs_, 4 * n + 16) if self.dedupe else n
+        kwargs = {"doc_groups": self.doc_department_, "query_groups": groups} if groups is not None else {}
+        docs, scores = self.index_.top_k(terms, fetch, weights, **kwargs)
+        out = []
+        for row, context in enumerate(contexts):
+            key = context_key(context)
+            candidates = self._candidates(docs[row], scores[row], n, key)
+            if not candidates and groups is not None and groups[row] >= 0:
+                # Nothing in the department: search every training context instead.
+                all_docs, all_scores = self.index_.top_k([terms[row]], fetch, [weights[row]])
+                candidates = self._candidates(all_docs[0], all_scores[0], n, key)
+            out.append(candidates or [Candidate(self.fallback_, 0.0, False)])
+        return out
+
+    def _candidates(self, docs: np.ndarray, scores: np.ndarray, n: int, key: int) -> list[Candidate]:
+        found = docs >= 0
+        docs, scores = docs[found], scores[found]
+        exact = self.doc_context_key_[docs] == key
+        candidates: list[Candidate] = []
+        position: dict[int, int] = {}
+        for doc, score, is_exact in zip(docs.tolist(), scores.tolist(), exact.tolist()):
+            response = int(self.doc_response_[doc])
+            if self.dedupe and response in position:
+                if is_exact:  # keep the best score, but remember the verbatim match
+                    candidates[position[response]] = candidates[position[response]]._replace(exact=True)
+                continue
+            if len(candidates) == n:
+                continue  # full: only later duplicates' exact flags still matter
+            position[response] = len(candidates)
+            candidates.append(Candidate(response, float(score), bool(is_exact)))
+        return candidates
+
+    def respond(self, context: str, k: int = 1, department: str | None = None) -> Reply:
+        """The best training response and up to ``k`` candidates as ``(text, BM25 score)``."""
+        return self.respond_many([context], k, None if department is None else [department])[0]
+
+    def respond_many(self, contexts: Sequence[str], k: int = 1,
+                     departments: Sequence[str | None] | None = None) -> list[Reply]:
+        """`respond` for a batch (scored together; every context's answer is the same as on its own)."""
+        replies = []
+        for candidates in self.retrieve(contexts, check_k(k), departments):
+            listed = [(self.responses_[c.response], c.score) for c in candidates]
+            replies.append(Reply(response=listed[0][0], candidates=listed))
+        return replies
+
+    def response_nll(self, contexts: Sequence[str], responses: Sequence[str]) -> list[np.ndarray]:
+        """Natural-log NLL of each reference token (and the end of the response) under the bundled char LM."""
+        if not hasattr(self, "ngram_"):
+            raise UsageError("this retrieval responder has no language model (fit it with lm_order set)")
+        return self.ngram_.response_nll(contexts, responses)
+
+    # ------------------------------------------------------------------------------------------- files
+
+    def save(self, writer, prefix: str = "retrieval") -> None:
+        """``{prefix}.json`` (parameters, responses, departments), ``{prefix}.npz`` (response and department of
+        every training context), the BM25 index (``{prefix}_bm25.*``) and, if any, the language model."""
+        self._check_fitted()
+        writer.write_json(f"{prefix}.json", {
+            "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "params": self.get_params(),
+            "responses": self.responses_, "departments": self.departments_, "n_train": self.n_train_,
+        })
+        writer.write_arrays(f"{prefix}.npz", doc_response=self.doc_response_, doc_department=self.doc_department_,
+                            doc_context_key=self.doc_context_key_)
+        self.index_.save(writer, prefix=f"{prefix}_bm25")
+        if hasattr(self, "ngram_"):
+            self.ngram_.save(writer, prefix=f"{prefix}_ngram")
+
+    @classmethod
+    def load(cls, reader, prefix: str = "retrieval") -> "RetrievalResponder":
+        name = f"{prefix}.json"
+        where = f"{reader.directory}/{name}"
+        meta = reader.read_json(name)
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+            raise ModelFormatError(f"{where}: not a retrieval responder description")
+        if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
+            raise ModelFormatError(f"{where}: retrieval responder format version {meta.get('format_version')!r} "
+                                   f"is not one this rmd_baselines reads (up to {FORMAT_VERSION})")
+        params = reader.require(meta, "params", name)
+        if not isinstance(params, dict) or set(params) != set(cls().get_params()):
+            raise ModelFormatError(f"{where}: 'params' must hold exactly {sorted(cls().get_params())}")
+        responder = cls(**params)
+        try:
+            responder._check_params()
+        except UsageError as exc:
+            raise ModelFormatError(f"{where}: {exc}") from None
+        responses = reader.require(meta, "responses", name)
+        departments = reader.require(meta, "departments", name)
+        for key, value in (("responses", responses), ("departments", departments)):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ModelFormatError(f"{where}: '{key}' must be a list of strings")
+        arrays = reader.read_arrays(f"{prefix}.npz")
+        index = BM25Index.load(reader, prefix=f"{prefix}_bm25")
+        doc_response = arrays.get("doc_response")
+        doc_department = arrays.get("doc_department")
+        doc_context_key = arrays.get("doc_context_key")
+        if (doc_response is None or doc_department is None or doc_context_key is None
+                or doc_response.shape != (index.n_docs_,) or doc_department.shape != (index.n_docs_,)
+                or doc_context_key.shape != (index.n_docs_,) or not responses
+                or doc_response.min() < 0 or doc_response.max() >= len(responses)
+                or doc_department.min() < -1 or doc_department.max() >= len(departments)):
+            raise ModelFormatError(f"{reader.directory}/{prefix}.npz: response/department numbers do not match "
+                                   "the index and the response list")
+        responder.index_ = index
+        responder.responses_ = responses
+        responder.departments_ = departments
+        responder.doc_response_ = doc_response.astype(np.int64)
+        responder.doc_department_ = doc_department.astype(np.int64)
+        responder.doc_context_key_ = doc_context_key.astype(np.int64)
+        responder.n_train_ = int(reader.require(meta, "n_train", name))
+        responder._prepare()
+        if responder.lm_order is not None:
+            from .ngram import NgramResponder
+
+            responder.ngram_ = NgramResponder.load(reader, prefix=f"{prefix}_ngram")
+        return responder
+
+    def __repr__(self) -> str:
+        defaults = RetrievalResponder().get_params()
+        changed = {k: v for k, v in self.get_params().items() if v != defaults[k]}
+        return "RetrievalResponder(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"

@@ -1,0 +1,128 @@
+"""`train respond`, `respond` (text, file, stdin; --json, --top-k) and `evaluate model` on a responder, and the
+one-line exit-2 errors: empty context, a model of another task, a damaged ARPA file, both CONTEXT and --input."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from rmd_baselines.cli.main import cli
+from rmd_baselines.persist import MANIFEST, file_sha256, model_writer
+
+from ..respond.dialogue_fixtures import write_tiny_corpus
+
+
+def run(*args, input=None):
+    """Exit code and everything the command printed (stdout and stderr, as a terminal shows them)."""
+    result = CliRunner().invoke(cli, list(args), input=input)
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    corpus = write_tiny_corpus(root / "tiny.jsonl")
+    code, out = run("train", "respond", "--data", str(corpus), "--model", "rerank", "--order", "3",
+                       "--out", str(root / "model"), "--json", "--quiet")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["model"] == "rerank" and summary["train_instances"] > 0 and summary["order"] == 3
+    return root / "model"
+
+
+def test_train_respond_text_summary(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "tiny.jsonl")
+    code, out = run("train", "respond", "--data", str(corpus), "--model", "retrieval", "--out", str(tmp_path / "m"))
+    assert code == 0 and "trained retrieval responder" in out and (tmp_path / "m" / MANIFEST).is_file()
+
+
+def test_respond_to_a_typed_dialogue(model):
+    code, out = run("respond", "病人：孩子发烧两天了，怎么办？\\n医生：你好，发烧多久了？\\n病人：两天了", "--model", str(model))
+    assert code == 0 and out.strip() and "\n" not in out.strip()
+
+
+def test_respond_json_with_candidates(model):
+    code, out = run("respond", "病人：咳痰一周了", "--model", str(model), "--json", "--top-k", "3")
+    assert code == 0
+    document = json.loads(out)
+    assert set(document) == {"response", "candidates"} and document["response"] == document["candidates"][0][0]
+    assert 1 <= len(document["candidates"]) <= 3 and all(len(c) == 2 for c in document["candidates"])
+
+
+def test_respond_batch_from_a_file_and_from_stdin(model, tmp_path):
+    plain = tmp_path / "contexts.txt"
+    plain.write_text("孩子发烧两天了\\n多久了？\n咳痰一周了\n", encoding="utf-8")
+    code, out = run("respond", "--input", str(plain), "--model", str(model))
+    assert code == 0 and len(out.strip().split("\n")) == 2
+    jsonl = tmp_path / "contexts.jsonl"
+    jsonl.write_text('{"context": "孩子发烧两天了"}\n{"context": "咳痰", "department": "呼吸科"}\n', encoding="utf-8")
+    code, out = run("respond", "--input", str(jsonl), "--model", str(model), "--json")
+    documents = [json.loads(line) for line in out.strip().split("\n")]
+    assert code == 0 and len(documents) == 2 and all("response" in d for d in documents)
+    code, stdin_out = run("respond", "--model", str(model), "--json", input=jsonl.read_text(encoding="utf-8"))
+    assert code == 0 and stdin_out == out
+
+
+def test_evaluate_model_on_a_responder(model):
+    code, out = run("evaluate", "model", str(model), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert {"paper", "dstc7", "perplexity", "model", "settings", "instances", "notes"} <= set(report)
+    code, out = run("evaluate", "model", str(model))
+    assert code == 0 and "Perplexity" in out and "BLEU-4" in out
+
+
+def _one_line_error(output):
+    lines = [line for line in output.strip().split("\n") if line]
+    return len(lines) == 1 and lines[0].startswith("rmd-baseline: error:")
+
+
+@pytest.mark.parametrize("context", ["", "病人：", "  \\n  "])
+def test_an_empty_context_exits_2_with_one_line(model, context):
+    code, out = run("respond", context, "--model", str(model))
+    assert code == 2 and _one_line_error(out) and "empty context" in out
+
+
+def test_a_model_of_another_task_exits_2(tmp_path):
+    with model_writer(tmp_path / "router", "route") as writer:
+        writer.write_json("model.json", {})
+    code, out = run("respond", "发烧", "--model", str(tmp_path / "router"))
+    assert code == 2 and _one_line_error(out) and "'route' model" in out
+
+
+def test_a_damaged_arpa_file_exits_2(model, tmp_path):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(model, damaged)
+    arpa = next(damaged.glob("*.arpa"))
+    arpa.write_text("\\data\\\nngram 1=3\n\nnot an arpa file\n", encoding="utf-8")
+    code, out = run("respond", "发烧", "--model", str(damaged))
+    assert code == 2 and _one_line_error(out) and "checksum mismatch" in out
+    # Even with the manifest rewritten to match, the ARPA header no longer matches the model's tables.
+    manifest = json.loads((damaged / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"][arpa.name] = file_sha256(arpa)
+    (damaged / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    code, out = run("respond", "发烧", "--model", str(damaged))
+    assert code == 2 and _one_line_error(out) and arpa.name in out
+
+
+def test_context_and_input_together_exit_2(model, tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("发烧\n", encoding="utf-8")
+    code, out = run("respond", "发烧", "--input", str(path), "--model", str(model))
+    assert code == 2 and _one_line_error(out)
+
+
+@pytest.mark.parametrize("command", [["respond", "--help"], ["train", "respond", "--help"]])
+def test_help_has_an_example(command):
+    code, out = run(*command)
+    assert code == 0 and "Example" in out
+
+
+def test_train_respond_offers_every_model_and_defaults_to_the_library_default():
+    from rmd_baselines.cli.main import train_respond
+    from rmd_baselines.respond.model import DEFAULT_MODEL, MODELS
+
+    option = next(p for p in train_respond.params if p.name == "model")
+    assert tuple(option.type.choices) == MODELS and option.default == DEFAULT_MODEL

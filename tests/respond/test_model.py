@@ -1,0 +1,122 @@
+"""Shared responder pieces: parse_context, batch input files, Reply, and the responder bundle on disk
+(train_responder / save_responder / load_responder for every model, foreign and damaged directories)."""
+
+import json
+
+import pytest
+
+from rmd_baselines.errors import DataError, ModelFormatError, UsageError
+from rmd_baselines.persist import file_sha256, model_writer
+from rmd_baselines.respond.model import (
+    MODELS, Reply, load_responder, parse_context, perplexity_model, read_contexts, save_responder, train_responder)
+from rmd_baselines.respond.retrieval import RetrievalResponder
+from rmd_baselines.tasks import GenerationSettings
+
+from .dialogue_fixtures import instance, write_tiny_corpus
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("病人：孩子发烧\n医生：多少度？\n病人：三十九度", "孩子发烧\n多少度？\n三十九度"),
+    ("病人：孩子发烧\\n医生：多少度？\\n病人：三十九度", "孩子发烧\n多少度？\n三十九度"),  # literal backslash-n
+    ("患者: 咳嗽\nDoctor:多久了\npatient： 三天", "咳嗽\n多久了\n三天"),
+    ("病人：发烧\n病人：还咳嗽\n医生：多久了", "发烧 还咳嗽\n多久了"),  # same speaker merged, as the protocol does
+    ("发烧\n\n  \n咳嗽", "发烧\n咳嗽"),  # untagged turns kept, blank turns dropped
+    ("病人：" + "长" * 310, "长" * 300),  # the protocol's last 300 characters
+])
+def test_parse_context(text, expected):
+    assert parse_context(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "   ", "病人：", "病人：\n医生：  ", "\\n\\n"])
+def test_an_empty_context_is_a_data_error(text):
+    with pytest.raises(DataError, match="empty context"):
+        parse_context(text)
+
+
+def test_read_contexts_plain_lines(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("病人：发烧\\n医生：多少度\n\n咳嗽三天\n", encoding="utf-8")
+    assert read_contexts(path) == (["发烧\n多少度", "咳嗽三天"], [None, None])
+
+
+def test_read_contexts_jsonl(tmp_path):
+    path = tmp_path / "in.jsonl"
+    lines = [{"context": "病人：发烧\n医生：多少度", "department": "儿科"}, {"context": "咳嗽"}]
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    assert read_contexts(path) == (["发烧\n多少度", "咳嗽"], ["儿科", None])
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"context": "发烧"}\n{"text": "咳嗽"}\n', r"in.txt:2: context: missing"),
+    ('{"context": "发烧"}\n{"context": "病人："}\n', r"in.txt:2: context: empty context"),
+    ('{"context": "发烧"}\nnot json\n', r"in.txt:2: invalid JSON"),
+    ('{"context": "发烧", "department": 3}\n', r"in.txt:1: department"),
+    ("\n  \n", r"in.txt: no contexts"),
+])
+def test_read_contexts_bad_input_names_file_and_line(tmp_path, content, message):
+    path = tmp_path / "in.txt"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        read_contexts(path)
+
+
+def test_read_contexts_invalid_utf8(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_bytes("发烧\n".encode("utf-8") + b"\xff\xfe\n")
+    with pytest.raises(DataError, match=r"in.txt:2: not valid UTF-8"):
+        read_contexts(path)
+
+
+def test_reply_json():
+    assert Reply("好", [("好", -1.5), ("嗯", -2)]).to_json() == {"response": "好", "candidates": [["好", -1.5], ["嗯", -2.0]]}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_tiny_corpus(tmp_path_factory.mktemp("corpus") / "tiny.jsonl")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_round_trips_with_its_bundle(corpus, tmp_path, model):
+    settings = GenerationSettings(seed=3)
+    responder = train_responder(corpus, model=model, order=3, seed=3, settings=settings)
+    save_responder(responder, tmp_path / model, settings, corpus, 10, 2)
+    loaded = load_responder(tmp_path / model)
+    assert loaded.model == model and loaded.settings == settings
+    assert loaded.data_sha256 == file_sha256(corpus) and loaded.data_path == str(corpus.resolve())
+    assert loaded.instances == {"train": 10, "valid": 2}
+    contexts = ["孩子发烧两天了，怎么办？", "咳痰一周了\n多久了？\n一周了"]
+    assert [r.candidates for r in loaded.responder.respond_many(contexts, 2)] == \
+        [r.candidates for r in responder.respond_many(contexts, 2)]
+    lm = loaded.perplexity_model
+    assert lm.unit == "char" and lm.order == 3
+    assert [x.tolist() for x in lm.response_nll(contexts, ["多喝水", "好"])] == \
+        [x.tolist() for x in perplexity_model(responder).response_nll(contexts, ["多喝水", "好"])]
+
+
+def test_a_retrieval_responder_without_its_language_model_cannot_be_saved(tmp_path):
+    responder = RetrievalResponder().fit([instance("发烧", "多少度")])
+    with pytest.raises(UsageError, match="char-level language model"):
+        save_responder(responder, tmp_path / "m", GenerationSettings(), None)
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_model_of_another_task_is_refused(tmp_path):
+    with model_writer(tmp_path / "router", "route") as writer:
+        writer.write_json("model.json", {})
+    with pytest.raises(ModelFormatError, match="'route' model, expected 'respond'"):
+        load_responder(tmp_path / "router")
+
+
+def test_a_damaged_bundle_is_refused(corpus, tmp_path):
+    responder = train_responder(corpus, model="retrieval", order=3)
+    save_responder(responder, tmp_path / "m", GenerationSettings(), corpus)
+    arpa = tmp_path / "m" / "retrieval_ngram_lm.arpa"
+    arpa.write_text(arpa.read_text(encoding="utf-8").replace("ngram 1=", "ngram 1=9"), encoding="utf-8")
+    with pytest.raises(ModelFormatError, match="checksum mismatch"):
+        load_responder(tmp_path / "m")
+
+
+def test_an_unknown_model_name_is_a_usage_error(corpus):
+    with pytest.raises(UsageError, match="unknown responder"):
+        train_responder(corpus, model="gpt")
