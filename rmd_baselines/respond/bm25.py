@@ -32,7 +32,7 @@ benchmark measures it) rarely matters; ``prefilter=None`` scores every document 
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -114,17 +114,36 @@ class BM25Index:
     def fit(self, token_lists: Sequence[Sequence[str]],
             weights: Sequence[Sequence[float]] | None = None) -> "BM25Index":
         """Index the documents; ``weights`` (optional) gives every token its own count (default 1)."""
-        self._check_params()
         token_lists = list(token_lists)
-        if not token_lists:
-            raise UsageError("BM25Index.fit needs at least one document")
-        rows, tokens, values = _flatten(token_lists, weights)
+        return self.fit_batches([(token_lists, weights)])
+
+    def fit_batches(self, batches: Iterable[tuple[Sequence[Sequence[str]], Sequence[Sequence[float]] | None]]
+                    ) -> "BM25Index":
+        """Index documents given in batches of ``(token_lists, weights)``.
+
+        Only one batch of Python token lists is alive at a time; each becomes a block of the sparse count matrix
+        at once. This is what keeps a large index (hundreds of thousands of contexts) within memory.
+        """
+        self._check_params()
         index: dict[str, int] = {}
-        term_ids = np.fromiter((index.setdefault(token, len(index)) for token in tokens), dtype=np.int64,
-                               count=len(tokens))
-        n_docs, n_terms = len(token_lists), len(index)
-        counts = sp.csr_matrix((values, (rows, term_ids)), shape=(n_docs, n_terms))  # sums repeated tokens
-        counts.eliminate_zeros()
+        blocks = []
+        for token_lists, weights in batches:
+            if not len(token_lists):
+                continue
+            rows, tokens, values = _flatten(token_lists, weights)
+            term_ids = np.fromiter((index.setdefault(token, len(index)) for token in tokens), dtype=np.int64,
+                                   count=len(tokens))
+            block = sp.csr_matrix((values, (rows, term_ids)), shape=(len(token_lists), len(index)))  # sums repeats
+            block.eliminate_zeros()
+            blocks.append(block)
+        if not blocks:
+            raise UsageError("BM25Index.fit needs at least one document")
+        n_terms = len(index)
+        for block in blocks:
+            block.resize((block.shape[0], n_terms))
+        counts = blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
+        del blocks
+        n_docs = counts.shape[0]
         self.vocabulary_ = list(index)
         self._term_index = index
         self.n_docs_ = n_docs

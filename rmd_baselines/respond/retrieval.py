@@ -128,9 +128,14 @@ class RetrievalResponder:
     def terms(self, contexts: Sequence[str]) -> tuple[list[list[str]], list[list[float]]]:
         """Terms and weights of every context (each context tokenized once)."""
         tokenize = get_tokenizer(self.unit).tokenize
-        pairs = [context_terms(c, tokenize, self.max_ngram, self.recent_weight, self.turn_decay)
-                 for c in progress.progress(contexts, "tokenizing contexts", length=len(contexts))]
+        pairs = [context_terms(c, tokenize, self.max_ngram, self.recent_weight, self.turn_decay) for c in contexts]
         return [terms for terms, _ in pairs], [weights for _, weights in pairs]
+
+    def term_batches(self, contexts: Sequence[str], batch_size: int = 10_000):
+        """`terms` of consecutive batches of contexts, so that only one batch of token lists is in memory."""
+        starts = range(0, len(contexts), batch_size)
+        for start in progress.progress(starts, "indexing contexts", length=len(starts)):
+            yield self.terms(contexts[start:start + batch_size])
 
     def fit(self, instances: Sequence, valid: Sequence | None = None) -> "RetrievalResponder":
         """Index the training contexts (``valid`` is not needed: nothing is tuned)."""
@@ -139,8 +144,7 @@ class RetrievalResponder:
         if not instances:
             raise DataError("no training instances for the retrieval responder")
         contexts = [instance.context for instance in instances]
-        terms, weights = self.terms(contexts)
-        self.index_ = BM25Index(self.k1, self.b, self.idf, self.prefilter).fit(terms, weights)
+        self.index_ = BM25Index(self.k1, self.b, self.idf, self.prefilter).fit_batches(self.term_batches(contexts))
         # Responses that differ only in whitespace are one response (the first spelling is kept).
         response_number: dict[str, int] = {}
         self.responses_ = []
