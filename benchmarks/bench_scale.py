@@ -51,7 +51,7 @@ def child(task: str, data: str, queries: int, seed: int) -> dict:
     out["read_seconds"] = time.perf_counter() - t0
     out["dialogues"] = len(dialogues)
     if task in ("route", "recommend"):
-        from rmd_baselines.classify import default_estimator
+        from rmd_baselines.classify import DEFAULT_MODELS, default_estimator, fit_on_data
         from rmd_baselines.tasks import ClassificationSettings, build_classification_task
 
         t0 = time.perf_counter()
@@ -61,9 +61,9 @@ def child(task: str, data: str, queries: int, seed: int) -> dict:
         out["train_records"], out["test_records"] = len(split.train_texts), len(split.test_texts)
         out["classes"] = len(split.labels)
         model = default_estimator(task, random_state=seed)
-        out["model"] = model.describe() if hasattr(model, "describe") else type(model).__name__
+        out["model"] = f"{type(model).__name__}, preset {DEFAULT_MODELS[task]} (the default)"
         t0 = time.perf_counter()
-        model.fit(split.train_texts, split.train_labels)
+        fit_on_data(model, split)  # tokenizing included
         out["train_seconds"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         predicted = model.predict(split.test_texts)

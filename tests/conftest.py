@@ -32,3 +32,18 @@ def sample_path() -> Path:
     if not SAMPLE.is_file():
         pytest.skip(f"bundled sample {SAMPLE} not generated yet")
     return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def small_reproduce_run(tmp_path_factory):
+    """One `reproduce` run on a small synthetic corpus (700 dialogues: every department present), shared by the
+    reproduce and report tests."""
+    from rmd_baselines.corpus.synth import write_synthetic_corpus
+    from rmd_baselines.reproduce import reproduce
+
+    base = tmp_path_factory.mktemp("reproduce")
+    corpus = base / "synthetic-700.jsonl.gz"
+    write_synthetic_corpus(corpus, 700, seed=3)
+    out = base / "run"
+    results, tables = reproduce(str(corpus), str(out), seed=0, n_boot=50)
+    return {"corpus": corpus, "out": out, "results": results, "tables": tables}

@@ -1,0 +1,71 @@
+"""The HTML report: self-contained, escaped, and rendered by headless Chromium without console errors."""
+
+import copy
+import re
+import struct
+
+import pytest
+
+from rmd_baselines.errors import DataError
+from rmd_baselines.report import load_results, render_html, write_report
+from tests.report.chromium import Browser, find_chromium
+
+
+def test_page_is_self_contained(small_reproduce_run):
+    page = render_html(small_reproduce_run["results"])
+    assert page.count("<table>") == 3
+    assert page.count("<svg") == 4  # two heatmaps, two F1 bar charts
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched from a network
+    for text in ("Table 4", "Table 5", "Table 6", "Run signature", "CDial-GPT*", "Response examples"):
+        assert text in page
+
+
+def test_text_from_the_corpus_is_escaped(small_reproduce_run):
+    results = copy.deepcopy(small_reproduce_run["results"])
+    results["tasks"]["respond"]["examples"][0]["context"] = "<script>alert(1)</script>"
+    page = render_html(results)
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_skipped_task_shows_its_reason(small_reproduce_run):
+    results = copy.deepcopy(small_reproduce_run["results"])
+    results["tasks"]["recommend"] = {"status": "skipped", "reason": "no record has a doctor"}
+    assert "Skipped: no record has a doctor" in render_html(results)
+
+
+def test_not_a_results_directory(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_results(str(tmp_path))
+    (tmp_path / "results.json").write_text("[]", "utf-8")
+    with pytest.raises(DataError, match="not a results file"):
+        load_results(str(tmp_path))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_report_renders_in_headless_chromium(small_reproduce_run, tmp_path):
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)")
+    page = tmp_path / "report.html"
+    write_report(str(small_reproduce_run["out"]), str(page))
+    browser = Browser(executable)
+    try:
+        browser.load(page.as_uri())
+        tables = browser.evaluate("Array.from(document.querySelectorAll('table')).map("
+                                  "t => {const r = t.getBoundingClientRect(); return [r.width, r.height];})")
+        figures = browser.evaluate("Array.from(document.querySelectorAll('figure svg')).map("
+                                   "s => {const r = s.getBoundingClientRect(); return [r.width, r.height];})")
+        shot = tmp_path / "report.png"
+        browser.screenshot(str(shot))
+        errors = browser.errors()
+    finally:
+        browser.close()
+    assert errors == []
+    assert len(tables) == 3 and all(w > 200 and h > 100 for w, h in tables)
+    assert len(figures) == 4 and all(w > 100 and h > 100 for w, h in figures)
+    width, height = png_size(shot.read_bytes())
+    assert width >= 800 and height > sum(h for _, h in tables) + sum(h for _, h in figures) / 2

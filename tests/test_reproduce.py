@@ -1,0 +1,74 @@
+"""`reproduce`: the three tables for one corpus, skipped tasks with reasons, reproducible results.json."""
+
+import json
+
+from click.testing import CliRunner
+
+from rmd_baselines.cli.main import cli
+from rmd_baselines.corpus import Dialogue, Turn, write_dialogues
+from rmd_baselines.reproduce import example_indices, reproduce
+
+
+def test_all_three_tasks_with_signatures_and_intervals(small_reproduce_run):
+    results = small_reproduce_run["results"]
+    assert set(results["tasks"]) == {"respond", "route", "recommend"}
+    assert all(task["status"] == "ok" for task in results["tasks"].values())
+    route = results["tasks"]["route"]
+    accuracy = route["scores"]["accuracy"]
+    assert accuracy["ci"][0] <= accuracy["value"] <= accuracy["ci"][1]
+    assert accuracy["signature"].startswith("classification|")
+    assert sum(map(sum, route["confusion"]["matrix"])) == route["test_records"]
+    respond = results["tasks"]["respond"]
+    assert set(respond["systems"]) == {"retrieval", "ngram", "rerank"}
+    for system in respond["systems"].values():
+        assert system["paper"]["bleu4"]["signature"].startswith("paper|tok:char")
+        assert system["dstc7"]["nist4"]["signature"].startswith("dstc7|tok:char")
+        assert system["perplexity"]["value"] > 1
+    assert len(respond["examples"]) == 6
+    assert {"sha256", "records", "statistics"} <= set(results["data"])
+    assert {"numpy", "scikit-learn", "kenlm", "lightgbm"} <= set(results["packages"])
+
+
+def test_files_and_tables(small_reproduce_run):
+    out = small_reproduce_run["out"]
+    on_disk = json.loads((out / "results.json").read_text("utf-8"))
+    assert on_disk["tasks"]["route"]["scores"] == small_reproduce_run["results"]["tasks"]["route"]["scores"]
+    markdown = (out / "results.md").read_text("utf-8")
+    for title in ("Table 4", "Table 5", "Table 6", "CPT*", "CDial-GPT*"):
+        assert title in markdown
+    assert (out / "models" / "route" / "manifest.json").is_file()
+
+
+def test_same_seed_same_results_apart_from_timings(small_reproduce_run, tmp_path):
+    again, _ = reproduce(str(small_reproduce_run["corpus"]), str(tmp_path / "again"), seed=0, n_boot=50,
+                         save_models=False)
+    first = (small_reproduce_run["out"] / "results.json").read_text("utf-8")
+    second = (tmp_path / "again" / "results.json").read_text("utf-8")
+    assert first.split('"timings"')[0] == second.split('"timings"')[0]
+
+
+def test_tasks_a_corpus_cannot_serve_are_skipped_with_a_reason(tmp_path):
+    corpus = [Dialogue(f"q{i}", (Turn("patient", f"头疼第{i}天怎么办"),), department=("神经内科", "内科")[i % 2])
+              for i in range(40)]
+    path = tmp_path / "single-turn.jsonl"
+    write_dialogues(path, corpus)
+    result = CliRunner().invoke(cli, ["reproduce", "--data", str(path), "--out", str(tmp_path / "o"),
+                                      "--n-boot", "20", "--json"])
+    assert result.exit_code == 0, result.stderr
+    tasks = json.loads(result.stdout)["tasks"]
+    assert tasks["route"]["status"] == "ok"
+    assert tasks["recommend"]["status"] == "skipped" and "no record has a doctor" in tasks["recommend"]["reason"]
+    assert tasks["respond"]["status"] == "skipped" and "multi-turn" in tasks["respond"]["reason"]
+
+
+def test_bad_data_is_exit_2(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text("{not json\n", "utf-8")
+    result = CliRunner().invoke(cli, ["reproduce", "--data", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "bad.jsonl:1: json" in result.stderr
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_example_indices_spread_over_the_split():
+    assert example_indices(100, 6) == [0, 20, 40, 59, 79, 99]
+    assert example_indices(3, 6) == [0, 1, 2]
