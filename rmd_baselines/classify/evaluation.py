@@ -1,0 +1,170 @@
+"""Evaluating a saved router or recommender (``rmd-baseline evaluate model DIR``) and predicting for the
+``route`` / ``recommend`` commands (texts typed, plain-text lines, or canonical JSONL records).
+
+`evaluate_model_dir` rebuilds the protocol's test split from the `ClassificationSettings` saved in the model
+directory, predicts it and scores it with `rmd_baselines.metrics.classification`; the table prints our row
+beside the paper's four transformer columns (their figures on RealMedDial, Table 5 or 6).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Iterable, TextIO
+
+from ..corpus.model import Dialogue, RecordError
+from ..corpus.reader import decode_line, iter_lines
+from ..errors import DataError, ModelFormatError
+from ..persist import file_sha256
+from ..tasks.classification import ClassificationSettings
+from ..tasks.views import get_view
+from .classifier import TextClassifier, load_model
+from .training import load_classification_data
+
+
+def saved_settings(model: TextClassifier, directory: str) -> ClassificationSettings:
+    """The split settings a loaded model was trained with."""
+    try:
+        return ClassificationSettings.from_json(model.metadata_["settings"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelFormatError(f"{directory}: the model does not record its task settings") from None
+
+
+def evaluate_model_dir(model_dir: str | os.PathLike, data_path: str | os.PathLike | None = None) -> tuple[dict, str]:
+    """Score a saved model on the protocol's test split; returns (report, Table 5/6 text).
+
+    ``data_path`` defaults to the file the model was trained on; when its SHA-256 differs from the recorded one
+    the report carries a note (the split is rebuilt from the file as it is now).
+    """
+    from ..metrics.classification import classification_scores, format_classification_table
+
+    directory = os.fspath(model_dir)
+    model = load_model(directory)
+    settings = saved_settings(model, directory)
+    recorded = model.metadata_.get("data") or {}
+    notes = []
+    if data_path is None:
+        data_path = recorded.get("path")
+        if not data_path:
+            raise DataError(f"{directory}: the model does not record its training data; pass --data FILE")
+    data_path = os.fspath(data_path)
+    data = load_classification_data(data_path, settings)
+    if recorded.get("sha256") and file_sha256(data_path) != recorded["sha256"]:
+        notes.append(f"{data_path}: SHA-256 differs from the file the model was trained on "
+                     f"({recorded['sha256'][:12]}…); the test split was rebuilt from this file")
+    unknown = sorted(set(data.test_labels) - set(model.classes_))
+    if unknown:
+        notes.append(f"{len(unknown)} test label(s) the model never saw (e.g. {unknown[0]!r}); they count as errors")
+    proba = model.predict_proba(data.test_texts)
+    predicted = model.classes_[proba.argmax(axis=1)].tolist()
+    scores = classification_scores(data.test_labels, predicted, scores=proba, labels=list(model.classes_))
+    name = model.metadata_.get("model", type(model).__name__)
+    report = {key: value for key, value in scores.items()}
+    report.update({
+        "n": len(data.test_labels),
+        "zero_division": 0.0,
+        "model": {"name": name, "estimator": type(model).__name__, "directory": directory,
+                  "params": model.metadata_.get("params")},
+        "settings": settings.to_json(),
+        "data": {"path": os.path.abspath(data_path), "sha256": file_sha256(data_path)},
+        "split": data.describe(),
+        "notes": notes,
+    })
+    table = format_classification_table({f"ours: {name}": scores}, settings.task)
+    header = f"{data.describe()}\nmodel {directory} ({name}), test split of {data_path}\n"
+    table = header + "\n" + table
+    if notes:
+        table += "\n" + "\n".join(f"note: {note}" for note in notes)
+    return report, table
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+@dataclass
+class InputText:
+    """One text to classify and where it came from (``id`` for JSONL records)."""
+
+    text: str
+    where: str
+    id: str | None = None
+
+
+def check_text(text: str, where: str) -> None:
+    if not text.strip():
+        raise DataError(f"{where}: text: empty text (nothing to classify)")
+
+
+def read_inputs(path: str, view: str) -> list[InputText]:
+    """Texts of a file: canonical JSONL records (rendered through ``view``) or one plain text per line.
+
+    The kind is decided by the first non-blank line: a JSON object means every line must be a record. Blank
+    lines are skipped in JSONL; in plain text a blank line is an error (outputs are one per input line).
+    """
+    lines = [(number, decode_line(path, number, raw)) for number, raw in iter_lines(path)]
+    return parse_input_lines(lines, path, view)
+
+
+def read_stream(stream: TextIO, view: str, name: str = "<stdin>") -> list[InputText]:
+    """Like `read_inputs` for an open text stream (stdin)."""
+    return parse_input_lines(list(enumerate(stream, start=1)), name, view)
+
+
+def parse_input_lines(lines: list[tuple[int, str]], name: str, view: str) -> list[InputText]:
+    render = get_view(view)
+    lines = [(number, line.rstrip("\r\n")) for number, line in lines]
+    while lines and not lines[-1][1].strip():
+        lines.pop()
+    if not lines:
+        raise DataError(f"{name}: no texts to classify")
+    first = next(line for _, line in lines if line.strip())
+    if not _is_json_object(first):
+        out = []
+        for number, line in lines:
+            check_text(line, f"{name}:{number}")
+            out.append(InputText(line, f"{name}:{number}"))
+        return out
+    out = []
+    for number, line in lines:
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: json: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        try:
+            dialogue = Dialogue.from_json(obj)
+        except RecordError as exc:
+            raise DataError(f"{where}: {exc.field}: {exc.problem}") from None
+        text = render(dialogue)
+        check_text(text, where)
+        out.append(InputText(text, where, dialogue.id))
+    return out
+
+
+def _is_json_object(line: str) -> bool:
+    if not line.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except json.JSONDecodeError:
+        return True  # looks like a record: report it as bad JSON rather than classify it as text
+
+
+def predict_inputs(model: TextClassifier, inputs: Iterable[InputText], k: int) -> list[dict]:
+    """``{"label", "top_k": [[label, score], ...]}`` per input (plus ``id`` for records)."""
+    inputs = list(inputs)
+    ranked = model.predict_topk([item.text for item in inputs], k)
+    out = []
+    for item, top in zip(inputs, ranked):
+        result = {"label": top[0][0], "top_k": [[label, round(score, 6)] for label, score in top]}
+        if item.id is not None:
+            result = {"id": item.id, **result}
+        out.append(result)
+    return out
+
+
+def model_view(model: TextClassifier, directory: str) -> str:
+    """The input view a model was trained on (how JSONL records are rendered for it)."""
+    return saved_settings(model, directory).resolved_view

@@ -1,0 +1,133 @@
+"""Tests of rmd_baselines/classify/features.py: n-grams, TF-IDF blocks, the combined featurizer, persistence."""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from rmd_baselines.classify.features import (
+    NgramBlock,
+    TextFeaturizer,
+    TokenizedText,
+    as_tokenized,
+    ngrams,
+    tokenize_texts,
+)
+from rmd_baselines.errors import ModelFormatError, UsageError
+from rmd_baselines.persist import ModelReader, model_writer
+
+from .toy_corpus import toy_texts_labels
+
+
+@pytest.mark.parametrize("tokens, low, high, joiner, expected", [
+    (["胸", "闷", "痛"], 1, 1, "", ["胸", "闷", "痛"]),
+    (["胸", "闷", "痛"], 1, 2, "", ["胸", "闷", "痛", "胸闷", "闷痛"]),
+    (["胸", "闷", "痛"], 2, 3, "", ["胸闷", "闷痛", "胸闷痛"]),
+    (["胸", "闷"], 3, 3, "", []),
+    (["心慌", "头晕", "怎么办"], 1, 2, " ", ["心慌", "头晕", "怎么办", "心慌 头晕", "头晕 怎么办"]),
+    ([], 1, 3, "", []),
+])
+def test_ngrams(tokens, low, high, joiner, expected):
+    assert ngrams(tokens, low, high, joiner) == expected
+
+
+def test_tokenize_texts_chars_and_words():
+    [doc] = tokenize_texts(["高血压 头晕\n怎么办"])
+    assert doc.chars == ("高", "血", "压", "头", "晕", "怎", "么", "办")
+    assert "高血压" in doc.words and all(w.strip() for w in doc.words)
+    [char_only] = tokenize_texts(["高血压"], words=False)
+    assert char_only.words is None
+
+
+def test_as_tokenized_passes_tokenized_through_and_rejects_mixtures():
+    docs = tokenize_texts(["胃痛"], words=False)
+    assert as_tokenized(docs, words=False) is not docs and as_tokenized(docs, words=False) == docs
+    with pytest.raises(UsageError, match="without words"):
+        as_tokenized(docs, words=True)
+    with pytest.raises(UsageError, match="mix"):
+        as_tokenized([docs[0], "胃痛"], words=False)
+    with pytest.raises(UsageError, match="expected texts"):
+        tokenize_texts([3])
+
+
+def test_char_block_matches_scikit_learn_tfidf():
+    texts, _, _ = toy_texts_labels(per_doctor=4)
+    docs = tokenize_texts(texts, words=False)
+    ours = NgramBlock("char", (1, 3)).fit(docs).transform(docs)
+    reference = TfidfVectorizer(analyzer=lambda t: ngrams([c for c in t if not c.isspace()], 1, 3, ""),
+                                sublinear_tf=True)
+    expected = reference.fit_transform(texts)
+    assert ours.shape == expected.shape
+    order = np.argsort(reference.get_feature_names_out())  # both vocabularies sorted by term
+    assert np.abs(ours.toarray() - expected.toarray()[:, order]).max() < 1e-12
+
+
+@pytest.mark.parametrize("min_df, max_features, expected_terms", [
+    (1, None, ["a", "b", "c", "ab", "bc"]),
+    (2, None, ["a", "b", "ab"]),
+    (1, 2, ["a", "ab"]),         # df: a=3, b=2, ab=2 -> a, then the tie ab/b broken by term order
+    (1, 3, ["a", "ab", "b"]),
+])
+def test_block_vocabulary_selection(min_df, max_features, expected_terms):
+    docs = [TokenizedText(tuple("ab")), TokenizedText(tuple("abc")), TokenizedText(tuple("a"))]
+    block = NgramBlock("char", (1, 2), min_df=min_df, max_features=max_features).fit(docs)
+    assert sorted(block.terms_) == sorted(expected_terms)
+    assert block.terms_ == sorted(block.terms_)
+
+
+def test_block_idf_and_sublinear_tf_values():
+    docs = [TokenizedText(tuple("aab")), TokenizedText(tuple("b"))]
+    block = NgramBlock("char", (1, 1)).fit(docs)
+    assert block.terms_ == ["a", "b"]
+    assert block.idf_ == pytest.approx([math.log(3 / 2) + 1, 1.0])
+    row = block.transform(docs[:1]).toarray()[0]
+    raw = np.array([(1 + math.log(2)) * (math.log(3 / 2) + 1), 1.0])
+    assert row == pytest.approx(raw / np.linalg.norm(raw))
+
+
+def test_unknown_ngrams_and_empty_texts_give_zero_rows():
+    block = NgramBlock("char", (1, 2)).fit([TokenizedText(tuple("胃痛"))])
+    matrix = block.transform([TokenizedText(tuple("头晕")), TokenizedText(())])
+    assert matrix.nnz == 0 and matrix.shape == (2, 3)
+
+
+def test_featurizer_rows_are_unit_length_and_words_are_weighted():
+    texts, _, _ = toy_texts_labels(per_doctor=3)
+    docs = tokenize_texts(texts)
+    both = TextFeaturizer(word_weight=0.5).fit(docs)
+    chars = TextFeaturizer(word_weight=0.0).fit(docs)
+    assert both.uses_words and not chars.uses_words
+    matrix = both.transform(docs)
+    assert np.allclose(np.sqrt(matrix.multiply(matrix).sum(axis=1)), 1.0)
+    n_char = len(both.blocks[0].terms_)
+    char_part = matrix[:, :n_char].toarray()
+    word_part = matrix[:, n_char:].toarray()
+    # Each block is unit length before weighting, so the word block carries weight 0.5 against 1.
+    assert np.allclose(np.linalg.norm(word_part, axis=1) / np.linalg.norm(char_part, axis=1), 0.5)
+    assert chars.n_features == n_char
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"word_weight": -1}, "word_weight"),
+    ({"min_df": 0}, "min_df"),
+    ({"max_features": 0}, "max_features"),
+    ({"char_ngram_range": (2, 1)}, "n-gram range"),
+])
+def test_featurizer_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        TextFeaturizer(**kwargs)
+
+
+def test_featurizer_save_and_load_state(tmp_path):
+    texts, _, _ = toy_texts_labels(per_doctor=3)
+    docs = tokenize_texts(texts)
+    fitted = TextFeaturizer().fit(docs)
+    with model_writer(tmp_path / "m", "route") as writer:
+        fitted.save(writer)
+    restored = TextFeaturizer().load_state(ModelReader(tmp_path / "m"))
+    assert (restored.transform(docs) != fitted.transform(docs)).nnz == 0
+    with pytest.raises(ModelFormatError, match="expected 1 feature blocks"):
+        TextFeaturizer(word_weight=0).load_state(ModelReader(tmp_path / "m"))
+    with pytest.raises(ModelFormatError, match="does not match"):
+        TextFeaturizer(char_ngram_range=(1, 2)).load_state(ModelReader(tmp_path / "m"))
