@@ -25,14 +25,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 
-# (name, script, extra arguments, what it measures) in the order they run and appear in RESULTS.md.
+# (name, script, extra arguments, option naming the shared corpora, what it measures), in the order they run and
+# appear in RESULTS.md. The classification benchmark's model-selection stage (5-fold cross-validation of every
+# preset, about half an hour) is not rerun here: `python benchmarks/bench_classify.py --stage select` reruns it, and
+# its stored results are part of classify.md.
 BENCHMARKS = [
-    ("classify", "bench_classify.py", [], "Department routing and doctor recommendation: our models beside fastText and scikit-learn references"),
-    ("respond", "bench_respond.py", [], "Response generation: our responders beside bm25s nearest neighbour and a random response"),
-    ("lm", "bench_lm.py", [], "Kneser-Ney language model: training, kenlm loading, perplexity, generation speed"),
-    ("metrics", "bench_metrics.py", [], "Metric speed beside sacrebleu and nltk"),
-    ("synth", "bench_synth.py", [], "Synthetic corpus generator at 1,000,000 dialogues; the bundled sample's statistics"),
-    ("scale", "bench_scale.py", [], "How training cost grows with corpus size (synthetic 10k / 100k / 1M dialogues)"),
+    ("classify", "bench_classify.py", ["--stage", "compare"], "--shared-data",
+     "Department routing and doctor recommendation: our models beside fastText and scikit-learn references"),
+    ("respond", "bench_respond.py", [], "--shared-data",
+     "Response generation: our responders beside bm25s nearest neighbour and a random response"),
+    ("lm", "bench_lm.py", [], "--data-dir",
+     "Kneser-Ney language model: training, kenlm loading, perplexity, generation speed"),
+    ("metrics", "bench_metrics.py", [], "--shared-data", "Metric speed beside sacrebleu and nltk"),
+    ("synth", "bench_synth.py", ["--repeats", "1"], None,
+     "Synthetic corpus generator at 1,000,000 dialogues; the bundled sample's statistics"),
+    ("scale", "bench_scale.py", [], None,
+     "How training cost grows with corpus size (synthetic 10k / 100k / 1M dialogues)"),
 ]
 
 
@@ -59,10 +67,10 @@ def describe_machine(info: dict) -> str:
     return ", ".join(parts)
 
 
-def run_one(name: str, script: str, extra: list[str], shared: str | None) -> dict:
+def run_one(name: str, script: str, extra: list[str], data_option: str | None, shared: str | None) -> dict:
     command = [sys.executable, os.path.join("benchmarks", script), *extra]
-    if shared:
-        command += ["--shared-data", shared]
+    if shared and data_option:
+        command += [data_option, shared]
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
     print(f"== {name}: {' '.join(command)}", flush=True)
@@ -77,11 +85,92 @@ def run_one(name: str, script: str, extra: list[str], shared: str | None) -> dic
     }
 
 
+def _number(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def targets_of(name: str, data: dict) -> list[tuple[str, str, bool]]:
+    """(target, what was measured, met) for every target a results file records, whatever its layout."""
+    rows = []
+    targets = data.get("targets")
+    if name == "synth":
+        largest = max(data.get("scale", {}).get("rows", []), key=lambda r: r["dialogues"], default=None)
+        if largest:
+            rows.append((f"generator at {largest['dialogues']:,} dialogues: peak memory < 1 GiB",
+                         f"{largest['peak_rss_bytes_max'] / 2**20:.0f} MiB", largest["peak_rss_bytes_max"] < 2**30))
+            rows.append((f"generator at {largest['dialogues']:,} dialogues: under 5 minutes",
+                         f"{largest['wall_seconds_median']:.0f} s wall", largest["wall_seconds_median"] < 300))
+        return rows
+    if isinstance(targets, dict):  # {flag: met}
+        for key, met in targets.items():
+            if isinstance(met, bool):
+                rows.append((key.replace("_", " "), "", met))
+        if name == "metrics":
+            cpu, wall = data.get("cpu_seconds_median", {}), data.get("wall_seconds_median", {})
+            for row in range(len(rows)):
+                target, _, met = rows[row]
+                clock, times = ("wall", wall) if target.endswith("wall") else ("CPU", cpu)
+                if "bleu" in target:
+                    measured = (f"ours {times.get('ours_corpus_bleu')} s, sacrebleu "
+                                f"{times.get('sacrebleu_corpus_bleu')} s ({clock})")
+                else:
+                    measured = f"{times.get('ours_all')} s ({clock})"
+                rows[row] = (target, measured, met)
+        return rows
+    for entry in targets or []:
+        target = entry.get("target") or entry.get("name", "?")
+        if "got" in entry:
+            measured = f"{_number(entry['got'])} (wanted {_number(entry.get('wanted'))})"
+        elif "ours" in entry:
+            measured = _number(entry["ours"]) + (f" (peer {_number(entry['peer'])})" if entry.get("peer") is not None
+                                                 else "")
+        else:
+            measured = f"{_number(entry.get('value'))} (target {entry.get('target', '')})"
+            target = entry.get("name", target)
+        rows.append((target, measured, bool(entry.get("met"))))
+    return rows
+
+
+def render_targets() -> str:
+    """One table of every target of the issues, as the results files record it."""
+    lines = ["| benchmark | target | measured | met |", "|---|---|---|---|"]
+    for name, *_ in BENCHMARKS:
+        path = os.path.join(RESULTS, f"{name}.json")
+        if not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        for target, measured, met in targets_of(name, data):
+            lines.append(f"| {name} | {target} | {measured} | {'yes' if met else '**no**'} |")
+    return "\n".join(lines)
+
+
+def update_readme(summary: str) -> None:
+    """Replace the block between the README's benchmark-summary markers with ``summary``."""
+    path = os.path.join(ROOT, "README.md")
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    start, end = "<!-- benchmark-summary:start -->", "<!-- benchmark-summary:end -->"
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(f"{head}{start}\n{summary}\n{end}{tail}")
+    os.replace(tmp, path)
+
+
 def render_results_md(runs: dict) -> str:
     lines = ["# Benchmark results", "",
              "Generated by `python benchmarks/run_all.py` from the files in `benchmarks/results/`; every number below",
-             "was written by the benchmark script named above its table. Rerun a single one with its command.", ""]
-    for name, _, _, about in BENCHMARKS:
+             "was written by the benchmark script named above its table. Rerun a single one with its command.", "",
+             "## Targets of the issues", "", render_targets(), ""]
+    for name, _, _, _, about in BENCHMARKS:
         md_path = os.path.join(RESULTS, f"{name}.md")
         run = runs.get(name)
         lines.append(f"## {name}: {about}")
@@ -117,10 +206,10 @@ def main() -> int:
             runs = json.load(handle)
     failed = []
     t0 = time.perf_counter()
-    for name, script, extra, _ in BENCHMARKS:
+    for name, script, extra, data_option, _ in BENCHMARKS:
         if (args.only is not None and name not in args.only) or name in args.skip:
             continue
-        runs[name] = run_one(name, script, extra, args.shared_data)
+        runs[name] = run_one(name, script, extra, data_option, args.shared_data)
         if runs[name]["exit_status"] != 0:
             failed.append(name)
         with open(runs_path, "w", encoding="utf-8") as out:
@@ -129,6 +218,8 @@ def main() -> int:
     with open(tmp, "w", encoding="utf-8") as out:
         out.write(render_results_md(runs))
     os.replace(tmp, os.path.join(HERE, "RESULTS.md"))
+    update_readme("Every target of the issues, as the results files record it (regenerated by `run_all.py`):\n\n"
+                  + render_targets())
     print(f"RESULTS.md regenerated ({time.perf_counter() - t0:.0f} s in all)"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

@@ -198,6 +198,35 @@ class ModelReader:
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
             raise ModelFormatError(f"{path}: unreadable array file ({exc})") from None
 
+    def read_component(self, name: str, format_name: str, format_version: int, what: str) -> dict:
+        """The JSON description of one model component, checked to be ``format_name`` of a version we read."""
+        meta = self.read_json(name)
+        where = os.path.join(self.directory, name)
+        if not isinstance(meta, dict) or meta.get("format") != format_name:
+            raise ModelFormatError(f"{where}: not a {what} description")
+        version = meta.get("format_version")
+        if isinstance(version, bool) or not isinstance(version, int) or version > format_version:
+            raise ModelFormatError(f"{where}: {what} format version {version!r} is not one this rmd_baselines "
+                                   f"reads (up to {format_version})")
+        return meta
+
+    def estimator(self, cls, meta: dict, name: str, exclude: tuple[str, ...] = (), **fixed) -> Any:
+        """``cls(**meta["params"], **fixed)`` after checking the saved hyper-parameters are exactly the ones
+        ``cls`` takes (minus ``exclude``) and pass its own ``_check_params``."""
+        from .errors import UsageError
+
+        where = os.path.join(self.directory, name)
+        params = self.require(meta, "params", name)
+        expected = set(cls().get_params()) - set(exclude)
+        if not isinstance(params, dict) or set(params) != expected:
+            raise ModelFormatError(f"{where}: 'params' must hold exactly {sorted(expected)}")
+        estimator = cls(**params, **fixed)
+        try:
+            estimator._check_params()
+        except UsageError as exc:
+            raise ModelFormatError(f"{where}: {exc}") from None
+        return estimator
+
     def require(self, obj: Any, key: str, name: str) -> Any:
         """``obj[key]`` or a `ModelFormatError` naming the file and key."""
         try:

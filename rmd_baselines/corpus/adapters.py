@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..errors import DataError, UsageError
-from .model import Dialogue, RecordError, Turn
+from .model import Dialogue, RecordError
 from .reader import BOM, open_binary
 from .writer import write_dialogues
 

@@ -343,14 +343,22 @@ def format_table4(report: Mapping, paper: bool = True) -> str:
                      "(BLEU/NIST/METEOR ×100, sentence-level NLTK family; metrics-spec.md section 9).")
     notes.append("×100: the paper family's BLEU/NIST/METEOR multiplied by 100 as the paper prints them; "
                  "Entropy (nats), Dist and perplexity are raw.")
+    # Systems scored the same way share a signature: print each once, naming the columns it applies to.
+    signature_columns: dict[str, list[str]] = {}
+    for name, rep in systems.items():
+        for fam in FAMILIES:
+            if fam in rep:
+                signature_columns.setdefault(rep[fam].get("signature", ""), []).append(f"{name} {fam}")
+    for signature, names in signature_columns.items():
+        notes.append(f"{', '.join(names)}: {signature}")
     for name, rep in systems.items():
         for fam in FAMILIES:
             if fam not in rep:
                 continue
-            notes.append(f"{name} {fam}: {rep[fam].get('signature', '')}")
             if "ci" in rep[fam]:
+                notes.append(f"{name} {fam}:")
                 parts = [f"{key} [{low:.4f}, {high:.4f}]" for key, (low, high) in rep[fam]["ci"].items()]
-                notes.append(f"  95% CI (raw): " + ", ".join(parts))
+                notes.append("  95% CI (raw): " + ", ".join(parts))
     return render(header, rows, notes)
 
 

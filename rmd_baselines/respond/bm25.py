@@ -293,20 +293,8 @@ class BM25Index:
     def load(cls, reader, prefix: str = "bm25") -> "BM25Index":
         name = f"{prefix}.json"
         where = f"{reader.directory}/{name}"
-        meta = reader.read_json(name)
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise ModelFormatError(f"{where}: not a BM25 index description")
-        if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
-            raise ModelFormatError(f"{where}: BM25 format version {meta.get('format_version')!r} is not one this "
-                                   f"rmd_baselines reads (up to {FORMAT_VERSION})")
-        params = reader.require(meta, "params", name)
-        if not isinstance(params, dict) or set(params) != set(cls().get_params()):
-            raise ModelFormatError(f"{where}: 'params' must hold exactly {sorted(cls().get_params())}")
-        index = cls(**params)
-        try:
-            index._check_params()
-        except UsageError as exc:
-            raise ModelFormatError(f"{where}: {exc}") from None
+        meta = reader.read_component(name, FORMAT_NAME, FORMAT_VERSION, "BM25 index")
+        index = reader.estimator(cls, meta, name)
         vocabulary = reader.require(meta, "vocabulary", name)
         n_docs = reader.require(meta, "n_docs", name)
         if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):

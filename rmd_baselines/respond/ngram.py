@@ -339,20 +339,8 @@ class NgramResponder:
         """Read a responder written by `save` from a `rmd_baselines.persist.ModelReader`."""
         name = f"{prefix}.json"
         where = f"{reader.directory}/{name}"
-        meta = reader.read_json(name)
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise ModelFormatError(f"{where}: not an n-gram responder description")
-        if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
-            raise ModelFormatError(f"{where}: n-gram responder format version {meta.get('format_version')!r} "
-                                   f"is not one this rmd_baselines reads (up to {FORMAT_VERSION})")
-        params = reader.require(meta, "params", name)
-        if not isinstance(params, dict) or set(params) != set(cls().get_params()):
-            raise ModelFormatError(f"{where}: 'params' must hold exactly {sorted(cls().get_params())}")
-        responder = cls(**params)
-        try:
-            responder._check_params()
-        except UsageError as exc:
-            raise ModelFormatError(f"{where}: {exc}") from None
+        meta = reader.read_component(name, FORMAT_NAME, FORMAT_VERSION, "n-gram responder")
+        responder = reader.estimator(cls, meta, name)
         tail = reader.require(meta, "context_tail", name)
         if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:
             raise ModelFormatError(f"{where}: context_tail must be a non-negative integer")

@@ -287,20 +287,11 @@ class RerankResponder:
 
         name = f"{prefix}.json"
         where = f"{reader.directory}/{name}"
-        meta = reader.read_json(name)
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise ModelFormatError(f"{where}: not a rerank responder description")
-        if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
-            raise ModelFormatError(f"{where}: rerank responder format version {meta.get('format_version')!r} "
-                                   f"is not one this rmd_baselines reads (up to {FORMAT_VERSION})")
-        params = reader.require(meta, "params", name)
-        expected = set(cls().get_params()) - {"retriever"}
-        if not isinstance(params, dict) or set(params) != expected:
-            raise ModelFormatError(f"{where}: 'params' must hold exactly {sorted(expected)}")
+        meta = reader.read_component(name, FORMAT_NAME, FORMAT_VERSION, "rerank responder")
         retriever = RetrievalResponder.load(reader, prefix=f"{prefix}_retrieval")
-        responder = cls(retriever=RetrievalResponder(**{**retriever.get_params(), "lm_order": None}), **params)
+        responder = reader.estimator(cls, meta, name, exclude=("retriever",),
+                                     retriever=RetrievalResponder(**{**retriever.get_params(), "lm_order": None}))
         try:
-            responder._check_params()
             responder.weights_ = _check_weights(reader.require(meta, "weights", name), "weights")
         except UsageError as exc:
             raise ModelFormatError(f"{where}: {exc}") from None

@@ -1,6 +1,5 @@
 """Table 2/3 statistics and duplicate detection."""
 
-import pytest
 
 from rmd_baselines.corpus import Dialogue, Turn, load_dialogues
 from rmd_baselines.corpus.stats import corpus_statistics, duplicate_dialogues, format_statistics, split_leakage

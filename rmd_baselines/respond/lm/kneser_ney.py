@@ -469,13 +469,8 @@ class KneserNeyLM:
         """Read a model written by `save` from a `rmd_baselines.persist.ModelReader`; any inconsistency between
         the JSON, the tables and the ARPA header is a one-line `ModelFormatError`."""
         meta_name, arrays_name, arpa_name = f"{prefix}.json", f"{prefix}.npz", f"{prefix}.arpa"
-        meta = reader.read_json(meta_name)
+        meta = reader.read_component(meta_name, FORMAT_NAME, FORMAT_VERSION, "Kneser-Ney language model")
         where = f"{reader.directory}/{meta_name}"
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise ModelFormatError(f"{where}: not a Kneser-Ney language model description")
-        if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
-            raise ModelFormatError(f"{where}: language model format version {meta.get('format_version')!r} is "
-                                   f"not one this rmd_baselines reads (up to {FORMAT_VERSION})")
         order = reader.require(meta, "order", meta_name)
         model = cls(order=order, unit=reader.require(meta, "unit", meta_name))
         try:
