@@ -235,7 +235,7 @@ def main() -> int:
     previous: dict[str, dict] = {}
     last_size: dict[str, int] = {}
     for size in sorted(args.sizes):
-        data = ensure_corpus(size, args.seed)
+        data = None  # generated only when some task at this size is run
         for task in args.tasks:
             projected = projection(previous.get(task), size / last_size[task]) if task in last_size else None
             if projected and (projected[0] > args.max_seconds or projected[1] > args.max_memory_gib):
@@ -243,6 +243,7 @@ def main() -> int:
                           "skipped": f"projected {projected[0]:.0f} s and {projected[1]:.1f} GiB from the previous "
                                      f"size (limits {args.max_seconds:.0f} s, {args.max_memory_gib:.0f} GiB)"}
             else:
+                data = data or ensure_corpus(size, args.seed)
                 print(f"{task} at {size} dialogues ...", flush=True)
                 result = measure(task, data, args.queries, args.seed)
                 result.setdefault("dialogues", size)

@@ -192,9 +192,9 @@ def calibration_row(dialogues: list, task: str, view: str, c: float) -> dict:
     model = LogisticRegression(C=c, max_iter=2000).fit(train, data.train_labels)
     predicted = model.predict(vectorizer.transform(data.test_texts))
     scores = classification_scores(data.test_labels, list(predicted))
+    metric_signature = scores.pop("signature")
     signature = (f"calibration|task:{task}|view:{view}|split:protocol-4:1|split_seed:{data.settings.seed}|"
-                 f"features:tfidf-char-1-3-sublinear|model:sklearn-logreg-C{c:g}|zero_division:0|"
-                 f"version:{__version__}")
+                 f"features:tfidf-char-1-3-sublinear|model:sklearn-logreg-C{c:g}|{metric_signature}")
     return {"task": task, "view": view, "C": c, "classes": len(data.labels), "train": len(data.train),
             "test": len(data.test), "scores": {k: round(v, 4) for k, v in scores.items()}, "signature": signature}
 

@@ -183,9 +183,13 @@ def render_results_md(runs: dict) -> str:
         if os.path.isfile(md_path):
             with open(md_path, encoding="utf-8") as handle:
                 body = handle.read().strip()
-            # Demote the benchmark's own headings below ours; images live next to the results files.
+            # Our heading replaces the benchmark's own title, its other headings go one level down, and images
+            # live next to the results files.
             body = re.sub(r"!\[([^\]]*)\]\((?!https?:|/)([^)]+)\)", r"![\1](results/\2)", body)
-            lines.extend(("#" + line) if line.startswith("#") else line for line in body.splitlines())
+            body_lines = body.splitlines()
+            if body_lines and body_lines[0].startswith("# "):
+                body_lines = body_lines[1:]
+            lines.extend(("#" + line) if line.startswith("#") else line for line in body_lines)
         else:
             lines.append("_No results file: this benchmark has not been run here._")
         lines.append("")
