@@ -28,7 +28,7 @@ setup(
         "kenlm>=0.2",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "sacrebleu>=2.3", "nltk>=3.8"],
+        "test": ["pytest>=7", "hypothesis>=6", "sacrebleu>=2.3", "nltk>=3.8", "bm25s>=0.2"],
         "bench": ["fasttext>=0.9.2", "bm25s>=0.2", "rank-bm25>=0.2"],
         "plot": ["matplotlib>=3.7"],
     },
