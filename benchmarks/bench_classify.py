@@ -47,6 +47,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_time  # noqa: E402
 
 from rmd_baselines import __version__  # noqa: E402
 from rmd_baselines.classify.features import tokenize_texts  # noqa: E402
@@ -94,14 +96,6 @@ FASTTEXT_GRID = [(tokens, lr, epoch) for tokens in ("word", "char") for lr in (0
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
-
-def median_time(function, runs: int):
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def load_tasks(shared: Path) -> tuple[dict, list[str]]:
@@ -296,7 +290,7 @@ def run_peer(peer: str, data, runs: int) -> dict:
         start = time.perf_counter()
         model = FastTextModel(train_texts, train_labels, *point)
         train_seconds = time.perf_counter() - start
-        predict_seconds, proba = median_time(lambda: model.predict_proba(test_texts), runs)
+        predict_seconds, _, proba = median_time(lambda: model.predict_proba(test_texts), runs)
         predicted = [model.labels[j] for j in proba.argmax(axis=1)]
         return {"scores": _scores(data.test_labels, predicted, proba, model.labels), "train_seconds": train_seconds,
                 "predictions_per_second": len(test_texts) / predict_seconds, "predicted": predicted, **extra}
@@ -306,7 +300,7 @@ def run_peer(peer: str, data, runs: int) -> dict:
         start = time.perf_counter()
         pipeline.fit(train_texts, train_labels)
         train_seconds = time.perf_counter() - start
-    predict_seconds, predicted = median_time(lambda: pipeline.predict(test_texts), runs)
+    predict_seconds, _, predicted = median_time(lambda: pipeline.predict(test_texts), runs)
     final = pipeline[-1]
     proba = final.predict_proba(pipeline[0].transform(test_texts)) if hasattr(final, "predict_proba") else \
         final.decision_function(pipeline[0].transform(test_texts))
@@ -323,7 +317,7 @@ def run_ours(preset: str, data, runs: int) -> dict:
     docs = tokenize_texts(data.train_texts, words=estimator.word_weight > 0)
     estimator.fit(docs, data.train_labels, groups=groups)
     train_seconds = time.perf_counter() - start
-    predict_seconds, proba = median_time(lambda: estimator.predict_proba(data.test_texts), runs)
+    predict_seconds, _, proba = median_time(lambda: estimator.predict_proba(data.test_texts), runs)
     predicted = estimator.classes_[proba.argmax(axis=1)]
     return {"scores": _scores(data.test_labels, predicted, proba, estimator.classes_),
             "train_seconds": train_seconds, "predictions_per_second": len(data.test_texts) / predict_seconds,
@@ -421,9 +415,9 @@ def speed_of_default(task_name: str, data, runs: int) -> dict:
         docs = tokenize_texts(data.train_texts, words=estimator.word_weight > 0)
         return estimator.fit(docs, data.train_labels, groups=groups)
 
-    train_seconds, estimator = median_time(train, runs)
+    train_seconds, _, estimator = median_time(train, runs)
     out = {"task": task_name, "preset": preset, "train_seconds": train_seconds, "runs": runs}
-    batch_seconds, _ = median_time(lambda: estimator.predict_topk(data.test_texts, 3), runs)
+    batch_seconds, _, _ = median_time(lambda: estimator.predict_topk(data.test_texts, 3), runs)
     out["predictions_per_second"] = len(data.test_texts) / batch_seconds
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = os.path.join(tmp, "model")

@@ -36,13 +36,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_time  # noqa: E402
 
 from rmd_baselines import __version__  # noqa: E402
 from rmd_baselines.corpus import load_dialogues, write_json, write_text  # noqa: E402
@@ -58,14 +59,6 @@ GENERATION_TARGET_PER_SECOND = 20.0
 GENERATION_CONTEXTS = 200
 PEER_CONTEXTS = 20
 
-
-def median_time(function, runs: int) -> tuple[float, list[float], object]:
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), [round(t, 4) for t in times], result
 
 
 def perplexity_of(responder: NgramResponder, instances) -> float | None:

@@ -32,7 +32,6 @@ import argparse
 import os
 import platform
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -41,6 +40,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_time as timed  # noqa: E402
 
 from rmd_baselines import __version__  # noqa: E402
 from rmd_baselines.corpus import load_dialogues, write_json, write_text  # noqa: E402
@@ -67,15 +68,6 @@ CHAR = get_tokenizer("char")
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
-
-def timed(function, runs: int):
-    """(median seconds, all seconds, the last result)."""
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), [round(t, 4) for t in times], result
 
 
 def scores(hyps: list[str], refs: list[str]) -> dict:

@@ -25,7 +25,6 @@ Writes ``benchmarks/results/synth.json`` and its rendering ``benchmarks/results/
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -45,6 +44,7 @@ from rmd_baselines.corpus import read_dialogues, write_json, write_text  # noqa:
 from rmd_baselines.corpus.synth import (  # noqa: E402
     ENGLISH_NAMES, GENERATOR_VERSION, generate_dialogues, write_synthetic_corpus)
 from rmd_baselines.metrics.classification import classification_scores  # noqa: E402
+from rmd_baselines.persist import file_sha256  # noqa: E402
 from rmd_baselines.tasks import (  # noqa: E402
     ClassificationSettings, GenerationSettings, build_classification_task, build_generation_task)
 
@@ -64,13 +64,6 @@ PAPER_TABLE2 = {"dialogues": 2637, "utterances": 24255, "utterances_mean": 9.20,
                 "dialogues_per_doctor_max": 184, "departments": 17}
 CALIBRATION_C = (1.0, 10.0)
 
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def run_child(command: list[str]) -> dict:
@@ -102,7 +95,7 @@ def measure_scale(sizes: list[int], repeats: int, fmt: str, seed: int) -> dict:
             run = run_child(command)
             summary = json.loads(run.pop("stdout"))
             run["bytes"] = os.path.getsize(out)
-            digests.append(sha256_of(out))
+            digests.append(file_sha256(out))
             runs.append(run)
             print(f"  {n:>9,} dialogues: {run['wall_seconds']:.1f} s wall, "
                   f"{run['peak_rss_bytes'] / 2**20:.1f} MiB peak RSS, {run['bytes'] / 2**20:.1f} MiB", flush=True)
@@ -353,10 +346,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         regenerated = Path(tmp) / "sample.jsonl.gz"
         write_synthetic_corpus(regenerated, 2637, seed=0)
-        reproducible = sha256_of(regenerated) == sha256_of(SAMPLE)
+        reproducible = file_sha256(regenerated) == file_sha256(SAMPLE)
     sample = list(read_dialogues(SAMPLE))
     results["sample"] = {"path": str(SAMPLE.relative_to(ROOT)), "bytes": os.path.getsize(SAMPLE),
-                         "sha256": sha256_of(SAMPLE), "reproducible": reproducible, **sample_portrait(sample),
+                         "sha256": file_sha256(SAMPLE), "reproducible": reproducible, **sample_portrait(sample),
                          "responses": response_learnability(sample)}
 
     if not args.skip_calibration:

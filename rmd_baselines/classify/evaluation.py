@@ -13,8 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, TextIO
 
-from ..corpus.model import Dialogue, RecordError
-from ..corpus.reader import decode_line, iter_lines
+from ..corpus.reader import decode_line, iter_lines, parse_record
 from ..errors import DataError, ModelFormatError
 from ..persist import file_sha256
 from ..tasks.classification import ClassificationSettings
@@ -37,7 +36,10 @@ def evaluate_model_dir(model_dir: str | os.PathLike, data_path: str | os.PathLik
     ``data_path`` defaults to the file the model was trained on; when its SHA-256 differs from the recorded one
     the report carries a note (the split is rebuilt from the file as it is now).
     """
-    from ..metrics.classification import classification_scores, format_classification_table
+    from ..metrics.classification import (
+        classification_scores,
+        format_classification_table,
+    )
 
     directory = os.fspath(model_dir)
     model = load_model(directory)
@@ -129,14 +131,7 @@ def parse_input_lines(lines: list[tuple[int, str]], name: str, view: str) -> lis
         if not line.strip():
             continue
         where = f"{name}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: json: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        try:
-            dialogue = Dialogue.from_json(obj)
-        except RecordError as exc:
-            raise DataError(f"{where}: {exc.field}: {exc.problem}") from None
+        dialogue = parse_record(where, line)
         text = render(dialogue)
         check_text(text, where)
         out.append(InputText(text, where, dialogue.id))

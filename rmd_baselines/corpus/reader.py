@@ -71,6 +71,18 @@ def decode_line(path: str, number: int, raw: bytes) -> str:
         raise DataError(f"{path}:{number}: line: invalid UTF-8 at byte {exc.start}") from None
 
 
+def parse_record(where: str, text: str) -> Dialogue:
+    """One JSON line as a validated `Dialogue`; problems are `DataError` prefixed with ``where`` (``FILE:LINE``)."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}: json: invalid JSON ({exc.msg} at column {exc.colno})") from None
+    try:
+        return Dialogue.from_json(obj)
+    except RecordError as exc:
+        raise DataError(f"{where}: {exc.field}: {exc.problem}") from None
+
+
 def read_dialogues(
     path: str | os.PathLike, skip_invalid: bool = False, report: ReadReport | None = None
 ) -> Iterator[Dialogue]:
@@ -87,14 +99,7 @@ def read_dialogues(
             text = decode_line(path, number, raw)
             if not text.strip():
                 continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: json: invalid JSON ({exc.msg} at column {exc.colno})") from None
-            try:
-                dialogue = Dialogue.from_json(obj)
-            except RecordError as exc:
-                raise DataError(f"{path}:{number}: {exc.field}: {exc.problem}") from None
+            dialogue = parse_record(f"{path}:{number}", text)
             if dialogue.id in seen_ids:
                 raise DataError(f"{path}:{number}: id: duplicate id {dialogue.id!r}")
             seen_ids.add(dialogue.id)
