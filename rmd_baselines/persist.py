@@ -205,9 +205,11 @@ class ModelReader:
         if not isinstance(meta, dict) or meta.get("format") != format_name:
             raise ModelFormatError(f"{where}: not a {what} description")
         version = meta.get("format_version")
-        if isinstance(version, bool) or not isinstance(version, int) or version > format_version:
-            raise ModelFormatError(f"{where}: {what} format version {version!r} is not one this rmd_baselines "
-                                   f"reads (up to {format_version})")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ModelFormatError(f"{where}: {what} format version {version!r} is not a version number")
+        if version > format_version:
+            raise ModelFormatError(f"{where}: {what} format version {version} is newer than this rmd_baselines "
+                                   f"reads ({format_version}); upgrade rmd_baselines")
         return meta
 
     def estimator(self, cls, meta: dict, name: str, exclude: tuple[str, ...] = (), **fixed) -> Any:

@@ -323,14 +323,8 @@ def load_model(directory: str | os.PathLike, kinds: tuple[str, ...] | str = ("ro
     from ..persist import ModelReader
 
     reader = ModelReader(directory, kinds=kinds)
-    bundle = reader.read_json(BUNDLE_FILE)
+    bundle = reader.read_component(BUNDLE_FILE, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, "saved router or recommender")
     where = reader.path(BUNDLE_FILE)
-    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
-        raise ModelFormatError(f"{where}: not a saved router or recommender")
-    version = bundle.get("format_version")
-    if not isinstance(version, int) or version > BUNDLE_FORMAT_VERSION:
-        raise ModelFormatError(f"{where}: classifier format version {version!r} is newer than this rmd_baselines "
-                               f"reads ({BUNDLE_FORMAT_VERSION}); upgrade rmd_baselines")
     cls = ESTIMATORS.get(bundle.get("estimator"))
     if cls is None or cls.KIND != reader.kind:
         raise ModelFormatError(f"{where}: estimator {bundle.get('estimator')!r} does not match kind {reader.kind!r}")

@@ -303,14 +303,8 @@ def load_responder(directory: str | os.PathLike) -> LoadedResponder:
     from ..persist import ModelReader
 
     reader = ModelReader(directory, kinds="respond")
-    meta = reader.read_json(BUNDLE_FILE)
-    where = os.path.join(reader.directory, BUNDLE_FILE)
-    if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
-        raise ModelFormatError(f"{where}: not a responder description")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > BUNDLE_FORMAT_VERSION:
-        raise ModelFormatError(f"{where}: responder format version {version!r} is not one this rmd_baselines "
-                               f"reads (up to {BUNDLE_FORMAT_VERSION})")
+    meta = reader.read_component(BUNDLE_FILE, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, "responder")
+    where = reader.path(BUNDLE_FILE)
     model = reader.require(meta, "model", BUNDLE_FILE)
     if model not in MODELS:
         raise ModelFormatError(f"{where}: unknown responder {model!r}")
