@@ -5,18 +5,11 @@ on a classifier, and the one-line exit-2 errors: unknown model directory, empty 
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from rmd_baselines.cli.main import cli
 from rmd_baselines.classify.presets import DEFAULT_MODELS
 
 from ..classify.toy_corpus import write_toy_corpus
-
-
-def run(*args, input=None):
-    """Exit code and everything the command printed (stdout and stderr, as a terminal shows them)."""
-    result = CliRunner().invoke(cli, list(args), input=input)
-    return result.exit_code, result.output
+from .invoke import run
 
 
 @pytest.fixture(scope="module")

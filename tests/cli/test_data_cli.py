@@ -3,19 +3,14 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from rmd_baselines.cli.main import cli
 from tests.conftest import shared_corpus
+
+from .invoke import run_streams as run
 
 RECORD = {"id": "d1", "title": "胃疼", "department": "消化内科", "doctor": "甲",
           "diseases": [], "symptoms": [],
           "turns": [{"speaker": "patient", "text": "胃疼三天"}, {"speaker": "doctor", "text": "做胃镜"}]}
-
-
-def run(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 def corpus_file(tmp_path, n=20, departments=("消化内科", "皮肤科")):

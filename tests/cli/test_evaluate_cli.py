@@ -3,20 +3,15 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from rmd_baselines.cli.main import cli
 from tests.metrics import vectors
+
+from .invoke import run_streams as run
 
 # Copied from ../shared/metrics-vectors/zh_char_edge.json (segments written as files, tokens space-separated).
 EDGE_HYPS = ["多 喝 水 注 意 休 息", "好 的", "嗯", "今 天 天 气 晴 朗", "好 好 好 好 好 好", ""]
 EDGE_REFS = ["多 喝 水 注 意 休 息", "好 的 ， 明 天 复 诊", "建 议 复 查 血 常 规", "建 议 复 查 血 常 规", "好 的 好 的",
              "请 描 述 一 下 症 状"]
-
-
-def run(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 def write(tmp_path, name, lines, raw=None):

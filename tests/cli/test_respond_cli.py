@@ -4,18 +4,11 @@ one-line exit-2 errors: empty context, a model of another task, a damaged ARPA f
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from rmd_baselines.cli.main import cli
 from rmd_baselines.persist import MANIFEST, file_sha256, model_writer
 
 from ..respond.dialogue_fixtures import write_tiny_corpus
-
-
-def run(*args, input=None):
-    """Exit code and everything the command printed (stdout and stderr, as a terminal shows them)."""
-    result = CliRunner().invoke(cli, list(args), input=input)
-    return result.exit_code, result.output
+from .invoke import run
 
 
 @pytest.fixture(scope="module")
