@@ -101,6 +101,9 @@ def run_classification(dialogues, task: str, seed: int, n_boot: int, timer: Time
         data = build_classification_task(dialogues, settings, source=source)
     except DataError as exc:
         return {"status": "skipped", "reason": str(exc)}
+    if not data.test:
+        return {"status": "skipped", "reason": f"{source}: the {task} test split is empty: no label has enough "
+                                               f"records for the 4:1 split to put one in test"}
     model = timer.run(f"{task}: train", fit_on_data, default_estimator(task, random_state=seed), data)
     ranked = timer.run(f"{task}: predict", model.predict_topk, data.test_texts, len(model.classes_))
     predictions = [labels_scores[0][0] for labels_scores in ranked]

@@ -61,6 +61,21 @@ def test_tasks_a_corpus_cannot_serve_are_skipped_with_a_reason(tmp_path):
     assert tasks["respond"]["status"] == "skipped" and "multi-turn" in tasks["respond"]["reason"]
 
 
+def test_a_task_with_an_empty_test_split_is_skipped_and_the_others_still_written(tmp_path):
+    # Two records per doctor: the 4:1 split puts none of them in test.
+    corpus = [Dialogue(f"d{i}", (Turn("patient", f"胃疼第{i}天"), Turn("doctor", "做个胃镜看看")),
+                       department=("消化内科", "内科")[i % 2], doctor=f"医生{i // 2}") for i in range(40)]
+    path = tmp_path / "two-per-doctor.jsonl"
+    write_dialogues(path, corpus)
+    result = CliRunner().invoke(cli, ["reproduce", "--data", str(path), "--out", str(tmp_path / "o"),
+                                      "--n-boot", "20", "--no-models", "--json"])
+    assert result.exit_code == 0, result.stderr
+    tasks = json.loads(result.stdout)["tasks"]
+    assert tasks["route"]["status"] == "ok"
+    assert tasks["recommend"]["status"] == "skipped" and "test split is empty" in tasks["recommend"]["reason"]
+    assert (tmp_path / "o" / "results.json").is_file()
+
+
 def test_bad_data_is_exit_2(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text("{not json\n", "utf-8")

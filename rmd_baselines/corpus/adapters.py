@@ -182,7 +182,7 @@ def _parse_meddialog(path: str, text: str) -> Iterator[_RawRecord]:
             record.intake = intake
         current_key_values = []
 
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         stripped = line.strip()
         match = re.fullmatch(r"id\s*=\s*(\S+)", stripped)
         if match:

@@ -48,11 +48,13 @@ def percentile_interval(values: Sequence[float], level: float = 0.95) -> tuple[f
 
 
 def bootstrap_ci(statistic: Callable[[np.ndarray], Mapping[str, float]], n: int, n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95, bias_shift: Mapping[str, float] | None = None) -> dict[str, tuple[float, float]]:
+                 level: float = 0.95, bias_shift: Mapping[str, float] | None = None,
+                 limits: Mapping[str, tuple[float, float]] | None = None) -> dict[str, tuple[float, float]]:
     """Percentile intervals of every value ``statistic(weights)`` returns, over ``n_boot`` replicates.
 
     ``bias_shift`` maps keys to their full-data estimates; those intervals are shifted by estimate - mean of the
-    replicates (see the module docstring).
+    replicates (see the module docstring). ``limits`` maps keys to the metric's range (low, high); a shifted
+    interval is clipped to it (on a few segments the shift can otherwise push Dist-n above 1).
     """
     replicates: dict[str, list[float]] = {}
     for weights in resample_weights(n, n_boot, seed):
@@ -64,6 +66,9 @@ def bootstrap_ci(statistic: Callable[[np.ndarray], Mapping[str, float]], n: int,
         if bias_shift and key in bias_shift:
             shift = bias_shift[key] - float(np.nanmean(values))
             low, high = low + shift, high + shift
+        if limits and key in limits:
+            floor, ceiling = limits[key]
+            low, high = min(max(low, floor), ceiling), min(max(high, floor), ceiling)
         intervals[key] = (low, high)
     return intervals
 

@@ -267,7 +267,9 @@ def evaluate_generation(hyps: Sequence[str], refs: Sequence[Sequence[str]], toke
             return values
 
         shifted = {f"{fam}.{key}": report[fam][key] for fam in families for key in _DIVERSITY_KEYS}
-        intervals = bootstrap_ci(statistic, len(hyps), n_boot=n_boot, seed=seed, bias_shift=shifted)
+        ranges = {f"{fam}.{key}": (0.0, math.inf if key.startswith("entropy") else 1.0)
+                  for fam in families for key in _DIVERSITY_KEYS}
+        intervals = bootstrap_ci(statistic, len(hyps), n_boot=n_boot, seed=seed, bias_shift=shifted, limits=ranges)
         for fam in families:
             report[fam]["ci"] = {key.split(".", 1)[1]: list(bounds) for key, bounds in intervals.items()
                                  if key.startswith(fam + ".")}

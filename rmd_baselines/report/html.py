@@ -48,18 +48,25 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def results_path(results_dir: str) -> str:
+    """``results_dir/results.json``, or ``results_dir`` itself when it is a file."""
+    return os.path.join(results_dir, RESULTS_FILE) if os.path.isdir(results_dir) else results_dir
+
+
 def load_results(results_dir: str) -> dict:
-    """Read ``results.json`` of a reproduce run; a missing or malformed file is a `DataError`."""
-    path = os.path.join(results_dir, RESULTS_FILE) if os.path.isdir(results_dir) else results_dir
+    """Read ``results.json`` of a reproduce run; a missing, unreadable or malformed file is a `DataError`."""
+    path = results_path(results_dir)
     try:
         with open(path, encoding="utf-8") as handle:
             results = json.load(handle)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file (is this a directory written by 'rmd-baseline reproduce'?)") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not a valid results file ({exc})") from None
-    if not isinstance(results, dict) or "tasks" not in results:
-        raise DataError(f"{path}: not a results file written by 'rmd-baseline reproduce' (no 'tasks')")
+    if not isinstance(results, dict) or not isinstance(results.get("tasks"), dict):
+        raise DataError(f"{path}: not a results file written by 'rmd-baseline reproduce' (no 'tasks' object)")
     return results
 
 
@@ -208,7 +215,7 @@ def notes_html(notes: Iterable[str]) -> str:
 def render_html(results: dict) -> str:
     """The whole page as a string."""
     tasks = results["tasks"]
-    data = results.get("data", {})
+    data = results.get("data") or {}
     body = [f"<h1>rmd_baselines {esc(results.get('version', ''))}: classical baselines for the RealMedDial tasks</h1>",
             f'<p>Data: <code>{esc(data.get("path", "?"))}</code> ({esc(data.get("records", "?"))} dialogues, '
             f'sha256 <code>{esc(str(data.get("sha256", ""))[:16])}…</code>), seed {esc(results.get("seed", 0))}.</p>',
@@ -243,5 +250,12 @@ def render_html(results: dict) -> str:
 
 def write_report(results_dir: str, html_path: str) -> str:
     """Render ``results_dir/results.json`` to ``html_path`` (atomically); returns the path."""
-    write_text(html_path, render_html(load_results(results_dir)))
+    results = load_results(results_dir)
+    try:
+        page = render_html(results)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        # The file is reproduce's own output; one edited by hand can lack anything the page needs.
+        raise DataError(f"{results_path(results_dir)}: malformed results file ({type(exc).__name__}: {exc})") \
+            from None
+    write_text(html_path, page)
     return html_path

@@ -121,7 +121,8 @@ def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise DataError(f"{source}:{line}: not valid UTF-8") from None
-    lines = text.splitlines()
+    # Only \n ends a line: str.splitlines() would also split at U+2028/U+0085 inside a context or a JSON string.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
     first = next((line for line in lines if line.strip()), None)
     if first is None:
         raise DataError(f"{source}: no contexts (the input is empty)")

@@ -122,9 +122,15 @@ def build_generation_task(dialogues: Sequence[Dialogue], settings: GenerationSet
                              lambda d: d.id, settings.seed)
     data = GenerationData(settings, split, build_instances(split.train, settings),
                           build_instances(split.valid, settings), build_instances(split.test, settings))
-    if not data.train or not data.test:
+    if not data.train and not data.valid and not data.test:
         raise DataError(
             f"{source}: the respond task needs multi-turn dialogues with a doctor reply after the first turn; "
-            f"got {len(data.train)} train and {len(data.test)} test instances"
+            f"got 0 train and 0 test instances"
+        )
+    if not data.train or not data.test:
+        raise DataError(
+            f"{source}: too few dialogues for the respond task's 8:1:1 split per department: "
+            f"{len(split.train)} train and {len(split.test)} test dialogues give {len(data.train)} train and "
+            f"{len(data.test)} test instances"
         )
     return data

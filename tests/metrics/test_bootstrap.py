@@ -61,3 +61,15 @@ def test_diversity_intervals_contain_the_estimate():
         low, high = report["dstc7"]["ci"][key]
         assert low <= report["dstc7"][key] <= high
     assert "bias-shifted" in report["dstc7"]["ci_method"]
+
+
+def test_diversity_intervals_stay_inside_the_metric_range():
+    from rmd_baselines.metrics.generation import evaluate_generation
+
+    # Two one-character hypotheses: Dist-1 is 1, and the bias shift alone would push the interval above 1.
+    report = evaluate_generation(["好", "嗯"], [["好的"], ["嗯嗯"]], family="both", ci=True, n_boot=50, seed=0)
+    for family in ("paper", "dstc7"):
+        for key in ("dist1", "dist2"):
+            low, high = report[family]["ci"][key]
+            assert 0.0 <= low <= high <= 1.0
+        assert report[family]["ci"]["entropy4"][0] >= 0.0

@@ -1,6 +1,7 @@
 """The HTML report: self-contained, escaped, and rendered by headless Chromium without console errors."""
 
 import copy
+import json
 import re
 import struct
 
@@ -38,6 +39,25 @@ def test_not_a_results_directory(tmp_path):
         load_results(str(tmp_path))
     (tmp_path / "results.json").write_text("[]", "utf-8")
     with pytest.raises(DataError, match="not a results file"):
+        load_results(str(tmp_path))
+
+
+@pytest.mark.parametrize("results, message", [
+    ({"tasks": []}, "no 'tasks' object"),
+    ({"tasks": None}, "no 'tasks' object"),
+    ({"tasks": {"respond": {"status": "ok"}}}, "malformed results file (KeyError: 'systems')"),
+    ({"tasks": {"route": {"status": "ok", "scores": {}}}}, "malformed results file (KeyError: 'confusion')"),
+])
+def test_a_malformed_results_file_is_a_data_error(tmp_path, results, message):
+    (tmp_path / "results.json").write_text(json.dumps(results), "utf-8")
+    with pytest.raises(DataError, match=re.escape(message)):
+        write_report(str(tmp_path), str(tmp_path / "report.html"))
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_an_unreadable_results_file_is_a_data_error(tmp_path):
+    (tmp_path / "results.json").mkdir()
+    with pytest.raises(DataError, match="cannot read"):
         load_results(str(tmp_path))
 
 

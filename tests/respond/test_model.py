@@ -46,6 +46,16 @@ def test_read_contexts_jsonl(tmp_path):
     assert read_contexts(path) == (["发烧\n多少度", "咳嗽"], ["儿科", None])
 
 
+def test_read_contexts_ends_lines_only_at_newline(tmp_path):
+    # U+2028 and U+0085 are line breaks to str.splitlines() but text inside a context or a JSON string here.
+    plain = tmp_path / "in.txt"
+    plain.write_text("孩子发烧\u2028两天了\r\n头疼\u0085三天\n", encoding="utf-8")
+    assert read_contexts(plain) == (["孩子发烧\u2028两天了", "头疼\u0085三天"], [None, None])
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text(json.dumps({"context": "孩子发烧\u2028两天了"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert read_contexts(jsonl) == (["孩子发烧\u2028两天了"], [None])
+
+
 @pytest.mark.parametrize("content,message", [
     ('{"context": "发烧"}\n{"text": "咳嗽"}\n', r"in.txt:2: context: missing"),
     ('{"context": "发烧"}\n{"context": "病人："}\n', r"in.txt:2: context: empty context"),

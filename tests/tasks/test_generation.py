@@ -42,3 +42,17 @@ def test_covid_zh_instance_counts_and_leakage():
 def test_imcs_instance_count():
     data = build_generation_task(load_dialogues(shared_corpus("imcs_v2_dev"))[0])
     assert len(data.test) == 1203
+
+
+def test_too_few_dialogues_is_named_as_such():
+    import pytest
+
+    from rmd_baselines.errors import DataError
+
+    dialogues = [Dialogue(f"d{i}", (Turn("patient", "胃疼"), Turn("doctor", "多久了"), Turn("patient", "三天"),
+                                    Turn("doctor", "做胃镜")), department="消化内科") for i in range(3)]
+    with pytest.raises(DataError, match="too few dialogues for the respond task's 8:1:1 split"):
+        build_generation_task(dialogues)
+    single_turn = [Dialogue(f"q{i}", (Turn("patient", "胃疼"),), department="消化内科") for i in range(30)]
+    with pytest.raises(DataError, match="needs multi-turn dialogues"):
+        build_generation_task(single_turn)
