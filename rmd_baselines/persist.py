@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from typing import Any, Iterator
 
 import numpy as np
@@ -42,10 +43,28 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+def check_model_destination(directory: str | os.PathLike) -> None:
+    """A model may be saved to ``directory``: it does not exist, is empty, or holds a saved model (replaced).
+
+    Anything else is refused, so that saving a model never deletes a folder of other files.
+    """
+    from .errors import UsageError
+
+    path = os.fspath(directory)
+    if not os.path.exists(path):
+        return
+    if not os.path.isdir(path):
+        raise UsageError(f"{path}: exists and is not a directory")
+    if os.listdir(path) and not os.path.isfile(os.path.join(path, MANIFEST)):
+        raise UsageError(f"{path}: exists and is not a model directory (no {MANIFEST}); "
+                         "choose another output directory")
+
+
 class ModelWriter:
     """Collects a model's files in a temporary directory; `commit` moves it into place atomically."""
 
     def __init__(self, directory: str | os.PathLike, kind: str):
+        check_model_destination(directory)
         self.directory = os.path.abspath(os.fspath(directory))
         self.kind = kind
         parent = os.path.dirname(self.directory)
@@ -95,10 +114,9 @@ class ModelWriter:
             json.dump(manifest, out, ensure_ascii=False, indent=1, sort_keys=True)
             out.write("\n")
         os.chmod(self.tmp, 0o755)
+        check_model_destination(self.directory)
         backup = None
         if os.path.exists(self.directory):
-            if not os.path.isdir(self.directory):
-                raise ModelFormatError(f"{self.directory}: exists and is not a directory")
             backup = self.directory + ".old-" + os.path.basename(self.tmp)
             os.replace(self.directory, backup)
         os.replace(self.tmp, self.directory)
@@ -115,10 +133,10 @@ def model_writer(directory: str | os.PathLike, kind: str) -> Iterator[ModelWrite
     writer = ModelWriter(directory, kind)
     try:
         yield writer
+        writer.commit()
     except BaseException:
         writer.abort()
         raise
-    writer.commit()
 
 
 class ModelReader:
@@ -189,14 +207,22 @@ class ModelReader:
             raise ModelFormatError(f"{path}: invalid UTF-8 ({exc})") from None
 
     def read_arrays(self, name: str) -> dict[str, np.ndarray]:
+        """The arrays of an ``.npz`` file (never unpickled); anything else in the file is a `ModelFormatError`."""
         path = self.path(name)
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                return {key: npz[key] for key in npz.files}
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            loaded = np.load(io.BytesIO(data), allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            with loaded as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except (ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise ModelFormatError(f"{path}: unreadable array file ({exc})") from None
+        for key, value in arrays.items():
+            if not isinstance(value, np.ndarray):
+                raise ModelFormatError(f"{path}: member {key!r} is not a .npy array")
+        return arrays
 
     def read_component(self, name: str, format_name: str, format_version: int, what: str) -> dict:
         """The JSON description of one model component, checked to be ``format_name`` of a version we read."""

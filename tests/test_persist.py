@@ -1,12 +1,14 @@
 """Model directories without pickle: manifest, checksums, kinds, versions, reproducible bytes."""
 
+import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
 
-from rmd_baselines.errors import ModelFormatError
-from rmd_baselines.persist import FORMAT_VERSION, ModelReader, model_writer
+from rmd_baselines.errors import ModelFormatError, UsageError
+from rmd_baselines.persist import FORMAT_VERSION, ModelReader, file_sha256, model_writer
 
 
 def save(directory, kind="route"):
@@ -92,3 +94,53 @@ def test_kind_mismatch_and_missing_directory(tmp_path):
         ModelReader(path, kinds="route")
     with pytest.raises(ModelFormatError, match="no such model directory"):
         ModelReader(tmp_path / "absent")
+
+
+def test_saving_over_a_folder_that_is_not_a_model_is_refused(tmp_path):
+    folder = tmp_path / "results"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "notes.txt").write_text("keep me", "utf-8")
+    with pytest.raises(UsageError, match="not a model directory"):
+        save(folder)
+    assert (folder / "notes.txt").read_text("utf-8") == "keep me" and (folder / "sub").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no temporary directory left behind
+    (tmp_path / "empty").mkdir()
+    assert ModelReader(save(tmp_path / "empty")).read_json("model.json")  # an empty folder is fine
+    save(tmp_path / "empty")  # and so is replacing a model
+
+
+def _replace_member(path, name, data: bytes):
+    """Put other bytes in a model file and update the manifest, so only the content checks can catch it."""
+    (path / name).write_bytes(data)
+    manifest = json.loads((path / "manifest.json").read_text("utf-8"))
+    manifest["files"][name] = file_sha256(str(path / name))
+    (path / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+
+
+def _npy_bytes():
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(3.0))
+    return buffer.getvalue()
+
+
+def _zip_bytes(member: str, payload: bytes, corrupt: bool = False):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, payload)
+    data = bytearray(buffer.getvalue())
+    if corrupt:  # flip bytes inside the compressed stream, after the 30-byte local header and the name
+        start = 30 + len(member)
+        data[start:start + 8] = b"\xff" * 8
+    return bytes(data)
+
+
+@pytest.mark.parametrize("payload", [
+    _npy_bytes(),
+    _zip_bytes("coef.npy", _npy_bytes() * 4, corrupt=True),
+    _zip_bytes("coef.txt", b"not an array"),
+], ids=["plain-npy", "corrupt-deflate", "member-not-npy"])
+def test_array_files_that_are_not_npz_archives_are_refused(tmp_path, payload):
+    path = save(tmp_path / "m")
+    _replace_member(path, "weights.npz", payload)
+    with pytest.raises(ModelFormatError, match="weights.npz: (unreadable array file|member 'coef.txt')"):
+        ModelReader(path).read_arrays("weights.npz")

@@ -162,29 +162,36 @@ class TextClassifier:
 
     def fit(self, X: Sequence, y: Sequence[str], groups: Sequence[str] | None = None) -> "TextClassifier":
         """Learn from texts (or `TokenizedText` items) and their labels; ``groups`` for hierarchical mode."""
+        # Everything is checked and learned into locals first: a fit that fails leaves the estimator as it was.
         self._check_params()
+        if isinstance(X, str):
+            raise UsageError("X must be a sequence of texts, not a single string (wrap it in a list)")
         labels = _check_labels(y, len(X), "label")
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise DataError(f"need at least 2 distinct labels to learn from, got {len(classes)}")
-        featurizer = self._new_featurizer()
-        matrix = featurizer.fit_transform(as_tokenized(X, featurizer.uses_words))
-        index = {label: i for i, label in enumerate(classes)}
-        y_index = np.array([index[label] for label in labels], dtype=np.int64)
-        self.featurizer_ = featurizer
-        self.classes_ = np.array(classes, dtype=object)
-        self.n_features_ = featurizer.n_features
         if self.hierarchical:
             if groups is None:
                 raise UsageError("hierarchical mode needs the group (e.g. department) of every training text")
-            self._fit_hierarchy(matrix, y_index, _check_labels(groups, len(X), "group"))
-            self.head_ = None
+            groups = _check_labels(groups, len(X), "group")
+        featurizer = self._new_featurizer()
+        matrix = featurizer.fit_transform(as_tokenized(X, featurizer.uses_words))
+        if matrix.shape[1] == 0:
+            raise DataError(f"no features: no term occurs in at least min_df={self.min_df} training texts")
+        index = {label: i for i, label in enumerate(classes)}
+        y_index = np.array([index[label] for label in labels], dtype=np.int64)
+        if self.hierarchical:
+            hierarchy, head = self._fit_hierarchy(matrix, y_index, groups), None
         else:
-            self.hierarchy_ = None
-            self.head_ = self._fit_head(matrix, y_index, len(classes))
+            hierarchy, head = None, self._fit_head(matrix, y_index, len(classes))
+        self.featurizer_ = featurizer
+        self.classes_ = np.array(classes, dtype=object)
+        self.n_features_ = featurizer.n_features
+        self.hierarchy_ = hierarchy
+        self.head_ = head
         return self
 
-    def _fit_hierarchy(self, matrix, y_index: np.ndarray, groups: list[str]) -> None:
+    def _fit_hierarchy(self, matrix, y_index: np.ndarray, groups: list[str]) -> dict:
         group_names = sorted(set(groups))
         group_of = np.array([group_names.index(g) for g in groups], dtype=np.int64)
         within = []
@@ -193,7 +200,7 @@ class TextClassifier:
             members = np.unique(y_index[rows])
             local = np.searchsorted(members, y_index[rows])
             within.append({"classes": members, "head": self._fit_or_constant(matrix[rows], local, len(members))})
-        self.hierarchy_ = {
+        return {
             "groups": group_names,
             "group_head": self._fit_or_constant(matrix, group_of, len(group_names)),
             "within": within,
@@ -325,7 +332,8 @@ def load_model(directory: str | os.PathLike, kinds: tuple[str, ...] | str = ("ro
     reader = ModelReader(directory, kinds=kinds)
     bundle = reader.read_component(BUNDLE_FILE, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, "saved router or recommender")
     where = reader.path(BUNDLE_FILE)
-    cls = ESTIMATORS.get(bundle.get("estimator"))
+    name = bundle.get("estimator")
+    cls = ESTIMATORS.get(name) if isinstance(name, str) else None
     if cls is None or cls.KIND != reader.kind:
         raise ModelFormatError(f"{where}: estimator {bundle.get('estimator')!r} does not match kind {reader.kind!r}")
     params = reader.require(bundle, "params", BUNDLE_FILE)
@@ -359,7 +367,12 @@ def load_model(directory: str | os.PathLike, kinds: tuple[str, ...] | str = ("ro
         estimator.head_ = load_head(reader, reader.require(bundle, "head", BUNDLE_FILE), "head", len(classes),
                                     n_features)
     metadata = bundle.get("metadata", {})
-    estimator.metadata_ = metadata if isinstance(metadata, dict) else {}
+    if not isinstance(metadata, dict):
+        raise ModelFormatError(f"{where}: 'metadata' must be an object")
+    source = metadata.get("data", {})
+    if not isinstance(source, dict) or not all(isinstance(source.get(key, ""), str) for key in ("path", "sha256")):
+        raise ModelFormatError(f"{where}: 'metadata.data' must be an object with string 'path' and 'sha256'")
+    estimator.metadata_ = metadata
     return estimator
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Iterable, TextIO
+from typing import BinaryIO, Iterable
 
-from ..corpus.reader import decode_line, iter_lines, parse_record
+from ..corpus.reader import decode_line, iter_lines, iter_stream_lines, parse_record
 from ..errors import DataError, ModelFormatError
 from ..persist import file_sha256
 from ..tasks.classification import ClassificationSettings
@@ -107,9 +107,10 @@ def read_inputs(path: str, view: str) -> list[InputText]:
     return parse_input_lines(lines, path, view)
 
 
-def read_stream(stream: TextIO, view: str, name: str = "<stdin>") -> list[InputText]:
-    """Like `read_inputs` for an open text stream (stdin)."""
-    return parse_input_lines(list(enumerate(stream, start=1)), name, view)
+def read_stream(stream: BinaryIO, view: str, name: str = "<stdin>") -> list[InputText]:
+    """Like `read_inputs` for an open binary stream (``sys.stdin.buffer``): same BOM and UTF-8 handling."""
+    lines = [(number, decode_line(name, number, raw)) for number, raw in iter_stream_lines(stream)]
+    return parse_input_lines(lines, name, view)
 
 
 def parse_input_lines(lines: list[tuple[int, str]], name: str, view: str) -> list[InputText]:

@@ -186,8 +186,9 @@ class TextFeaturizer:
             raise ModelFormatError(f"{reader.path(name)}: expected {len(self.blocks)} feature blocks")
         for i, (block, entry) in enumerate(zip(self.blocks, saved)):
             terms = reader.require(entry, "terms", name)
-            if (reader.require(entry, "kind", name) != block.kind
-                    or tuple(reader.require(entry, "ngram_range", name)) != block.ngram_range):
+            ngram_range = reader.require(entry, "ngram_range", name)
+            if (reader.require(entry, "kind", name) != block.kind or not isinstance(ngram_range, list)
+                    or tuple(ngram_range) != block.ngram_range):
                 raise ModelFormatError(f"{reader.path(name)}: block {i} does not match the model's parameters")
             if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
                 raise ModelFormatError(f"{reader.path(name)}: block {i}: terms must be a list of strings")
@@ -202,6 +203,8 @@ class TextFeaturizer:
 
 def as_tokenized(texts: Iterable, words: bool) -> list[TokenizedText]:
     """Texts given as strings are tokenized (once); `TokenizedText` items are used as they are."""
+    if isinstance(texts, (str, TokenizedText)):
+        raise UsageError("expected a sequence of texts, got a single text (wrap it in a list)")
     texts = list(texts)
     if all(isinstance(t, TokenizedText) for t in texts):
         if words and any(t.words is None for t in texts):

@@ -15,6 +15,8 @@ disk predicts exactly what the fitted one did, and loading never imports scikit-
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -123,21 +125,45 @@ def _svm_arrays(model, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_svm(X, y: np.ndarray, n_classes: int, C: float, class_weight, seed: int) -> LinearHead:
-    """A linear SVM with per-class Platt sigmoids fitted on out-of-fold decision values."""
+    """A linear SVM with per-class Platt sigmoids fitted on out-of-fold decision values.
+
+    A class with a single training record has no out-of-fold decision value of its own (the fold that holds it
+    out trains without it); such a class gets the sigmoid fitted on all classes' out-of-fold values pooled.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     coef, intercept = _svm_arrays(_svm(C, class_weight, seed).fit(X, y), n_classes)
     smallest = int(np.bincount(y, minlength=n_classes).min())
     folds = StratifiedKFold(n_splits=max(2, min(3, smallest)), shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        fold_indices = list(folds.split(np.zeros(len(y)), y))
     out_of_fold = np.zeros((X.shape[0], n_classes))
-    for train, held_out in folds.split(np.zeros(len(y)), y):
-        fold_coef, fold_intercept = _svm_arrays(_svm(C, class_weight, seed).fit(X[train], y[train]), n_classes)
-        out_of_fold[held_out] = X[held_out] @ fold_coef.T + fold_intercept
+    scored = np.zeros((X.shape[0], n_classes), dtype=bool)  # the class was in that row's training fold
+    for train, held_out in fold_indices:
+        present = np.unique(y[train])
+        if len(present) < 2:
+            continue
+        fold_coef, fold_intercept = _svm_arrays(_svm(C, class_weight, seed).fit(X[train], y[train]), len(present))
+        out_of_fold[np.ix_(held_out, present)] = X[held_out] @ fold_coef.T + fold_intercept
+        scored[np.ix_(held_out, present)] = True
+    is_class = y[:, None] == np.arange(n_classes)[None, :]
+
+    def sigmoid_of(values: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+        model = LogisticRegression(C=1e4).fit(values.reshape(-1, 1), targets.astype(np.int64))
+        return model.coef_[0, 0], model.intercept_[0]
+
     platt = np.zeros((n_classes, 2))
+    pooled = None
     for k in range(n_classes):
-        sigmoid = LogisticRegression(C=1e4).fit(out_of_fold[:, [k]], (y == k).astype(np.int64))
-        platt[k] = sigmoid.coef_[0, 0], sigmoid.intercept_[0]
+        targets = is_class[scored[:, k], k]
+        if targets.any() and not targets.all():
+            platt[k] = sigmoid_of(out_of_fold[scored[:, k], k], targets)
+        else:
+            if pooled is None:
+                pooled = sigmoid_of(out_of_fold[scored], is_class[scored])
+            platt[k] = pooled
     return LinearHead(coef, intercept, "platt", platt)
 
 

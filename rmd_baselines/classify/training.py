@@ -19,6 +19,7 @@ import numpy as np
 from .. import __version__
 from ..corpus.reader import load_dialogues
 from ..errors import UsageError
+from ..persist import check_model_destination
 from ..progress import progress, stage
 from ..tasks.classification import ClassificationData, ClassificationSettings, build_classification_task
 from .classifier import DepartmentRouter, DoctorRecommender, TextClassifier
@@ -135,6 +136,8 @@ def train_model(data_path: str | os.PathLike, settings: ClassificationSettings, 
     """
     model = model or DEFAULT_MODELS[settings.task]
     estimator = build_estimator(settings.task, model, seed=settings.seed)  # checks the name before any work
+    if out is not None:
+        check_model_destination(out)
     with stage(f"reading {os.fspath(data_path)}"):
         data = load_classification_data(data_path, settings)
     started = time.perf_counter()
@@ -157,6 +160,7 @@ def train_model(data_path: str | os.PathLike, settings: ClassificationSettings, 
     # Tokenizing and fitting only (cross-validation excluded).
     summary["train_seconds"] = round(tokenize_seconds + time.perf_counter() - started, 3)
     if out is not None:
-        estimator.save(out, metadata=summary)
+        # The timing stays out of the saved metadata: the same data and seed give the same bytes.
+        estimator.save(out, metadata={key: value for key, value in summary.items() if key != "train_seconds"})
         summary["out"] = os.fspath(out)
     return estimator, summary

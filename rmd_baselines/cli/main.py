@@ -556,7 +556,7 @@ def _classify_inputs(kind, text, model_dir, input_path, top_k, as_json):
     elif input_path is not None and input_path != "-":
         inputs = read_inputs(input_path, model_view(model, model_dir))
     else:
-        inputs = read_stream(sys.stdin, model_view(model, model_dir))
+        inputs = read_stream(sys.stdin.buffer, model_view(model, model_dir))
     results = predict_inputs(model, inputs, top_k)
     if text is not None:
         if as_json:

@@ -50,15 +50,20 @@ def open_binary(path: str | os.PathLike) -> BinaryIO:
         raise DataError(f"{path}: permission denied") from None
 
 
+def iter_stream_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_bytes)`` of an open binary stream (e.g. stdin), BOM removed from line 1."""
+    for number, raw in enumerate(handle, start=1):
+        if number == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM):]
+        yield number, raw
+
+
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
     """Yield ``(line_number, raw_bytes)`` of a (possibly gzipped) file, BOM removed from line 1."""
     path = os.fspath(path)
     with open_binary(path) as handle:
         try:
-            for number, raw in enumerate(handle, start=1):
-                if number == 1 and raw.startswith(BOM):
-                    raw = raw[len(BOM):]
-                yield number, raw
+            yield from iter_stream_lines(handle)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise DataError(f"{path}: cannot read compressed file ({exc})") from None
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
 from ..errors import DataError, ModelFormatError, UsageError
+from ..persist import check_model_destination
 from ..tasks.generation import MAX_CONTEXT_CHARS, GenerationData, GenerationSettings, cut_context
 
 MODELS = ("retrieval", "ngram", "rerank")
@@ -263,6 +264,7 @@ def train_to_directory(data_path: str | os.PathLike, out_dir: str | os.PathLike,
     """Train a responder on a corpus and save it (what ``train respond`` does); returns a summary."""
     import time
 
+    check_model_destination(out_dir)
     settings = GenerationSettings(seed=seed)
     data = load_generation_data(data_path, settings)
     started = time.perf_counter()

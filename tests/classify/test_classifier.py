@@ -217,6 +217,9 @@ def test_wrong_kind_is_refused(saved_router):
     (lambda b: b.update(classes=["b", "a"]), "sorted list"),
     (lambda b: b.update(n_features=3), "n_features 3 does not match"),
     (lambda b: b["classes"].append("龥龥"), "shape"),  # sorts last: a fourth class without coefficients
+    (lambda b: b.update(estimator=["DepartmentRouter"]), "does not match kind 'route'"),
+    (lambda b: b.update(metadata="trained yesterday"), "'metadata' must be an object"),
+    (lambda b: b.update(metadata={"data": "toy.jsonl"}), "'metadata.data' must be an object"),
 ])
 def test_inconsistent_bundles_are_refused(saved_router, change, message):
     bundle_path = saved_router / "model.json"
@@ -225,6 +228,43 @@ def test_inconsistent_bundles_are_refused(saved_router, change, message):
     _rewrite(bundle_path, json.dumps(bundle, ensure_ascii=False))
     with pytest.raises(ModelFormatError, match=message):
         load_model(saved_router)
+
+
+def test_feature_blocks_with_a_malformed_ngram_range_are_refused(saved_router):
+    path = saved_router / "features.json"
+    features = json.loads(path.read_text(encoding="utf-8"))
+    features["blocks"][0]["ngram_range"] = 3
+    _rewrite(path, json.dumps(features, ensure_ascii=False))
+    with pytest.raises(ModelFormatError, match="block 0 does not match"):
+        load_model(saved_router)
+
+
+def test_a_single_string_is_not_a_batch_of_texts(router, departments):
+    texts, labels, _, _ = departments
+    with pytest.raises(UsageError, match="single"):
+        router.predict("头疼发烧")
+    with pytest.raises(UsageError, match="single"):
+        clone(router).fit("头疼发烧", ["内科"] * 4)
+
+
+def test_a_failed_fit_leaves_the_estimator_as_it_was(doctors):
+    texts, labels, _, _, _ = doctors
+    recommender = DoctorRecommender(**FAST).fit(texts, labels)
+    before = recommender.predict_proba(texts[:5])
+    with pytest.raises(UsageError, match="hierarchical mode needs the group"):
+        recommender.set_params(hierarchical=True).fit(texts[:20], labels[:20])
+    recommender.set_params(hierarchical=False)
+    assert np.array_equal(recommender.predict_proba(texts[:5]), before)
+    unfitted = DoctorRecommender(**FAST, hierarchical=True)
+    with pytest.raises(UsageError, match="hierarchical mode needs the group"):
+        unfitted.fit(texts, labels)
+    assert not hasattr(unfitted, "classes_")
+
+
+def test_no_features_left_is_a_data_error(departments):
+    texts, labels, _, _ = departments
+    with pytest.raises(DataError, match="no features"):
+        DepartmentRouter(**FAST, min_df=10_000).fit(texts, labels)
 
 
 def test_bare_text_classifier_cannot_be_saved(tmp_path, departments):

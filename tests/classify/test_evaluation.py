@@ -72,7 +72,15 @@ def test_read_inputs(tmp_path, content, view, expected):
     path = tmp_path / "in.txt"
     path.write_text(content, encoding="utf-8")
     assert [(item.text, item.id) for item in read_inputs(str(path), view)] == expected
-    assert [(item.text, item.id) for item in read_stream(io.StringIO(content), view)] == expected
+    assert [(item.text, item.id) for item in read_stream(io.BytesIO(content.encode("utf-8")), view)] == expected
+    # Standard input gets the same BOM handling as a file.
+    with_bom = b"\xef\xbb\xbf" + content.encode("utf-8")
+    assert [(item.text, item.id) for item in read_stream(io.BytesIO(with_bom), view)] == expected
+
+
+def test_invalid_utf8_on_standard_input_is_named():
+    with pytest.raises(DataError, match="<stdin>:2: line: invalid UTF-8"):
+        read_stream(io.BytesIO("胸闷\n".encode("utf-8") + b"\xff\xfe a\n"), "patient")
 
 
 @pytest.mark.parametrize("content, message", [

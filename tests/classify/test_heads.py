@@ -65,6 +65,20 @@ def test_svm_with_two_classes_keeps_one_row_per_class(toy_matrix):
     assert (head.predict_proba(X).argmax(1) == binary).mean() > 0.9
 
 
+@pytest.mark.parametrize("n_classes", [2, 3, 6])
+def test_svm_with_a_single_record_class_calibrates_every_class(toy_matrix, n_classes):
+    # The single record is missing from one inner fold's training part; its scores must stay aligned.
+    X, y, _ = toy_matrix
+    keep = np.flatnonzero(y < n_classes - 1)
+    rows = np.concatenate([keep, np.flatnonzero(y == n_classes - 1)[:1]])
+    X, y = X[rows], y[rows]
+    head = fit_svm(X, y, n_classes, C=0.5, class_weight="balanced", seed=0)
+    reference = LinearSVC(C=0.5, class_weight="balanced", random_state=0).fit(X, y)
+    assert (head.predict_proba(X).argmax(1) == reference.predict(X)).mean() > 0.9
+    assert head.predict_proba(X[-1:]).argmax() == n_classes - 1
+    assert (head.platt[:, 0] > 0).all()  # higher score, higher probability, for every class
+
+
 @pytest.mark.parametrize("fit", [
     lambda X, y, k: fit_logreg(X, y, k, 10.0, "balanced", 0),
     lambda X, y, k: fit_svm(X, y, k, 0.5, "balanced", 0),

@@ -101,6 +101,24 @@ def test_train_model_uses_the_seed_for_split_and_model(corpus):
     assert summary["settings"]["seed"] == 7 and summary["params"]["seed"] == 7
 
 
+def test_training_twice_gives_the_same_model_bytes(tmp_path, corpus):
+    settings = ClassificationSettings("route")
+    for name in ("a", "b"):
+        train_model(corpus, settings, model="svm-char", out=tmp_path / name)
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_training_into_a_folder_of_other_files_is_refused_before_any_work(tmp_path, corpus):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("keep me", "utf-8")
+    with pytest.raises(UsageError, match="not a model directory"):
+        train_model(corpus, ClassificationSettings("route"), out=tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["notes.txt"]
+
+
 def test_singleton_label_under_min_count_1_is_a_data_error(tmp_path):
     extra = [{"id": "lonely", "department": "眼科", "doctor": "d", "turns": [{"speaker": "patient", "text": "眼睛疼"}]}]
     path = write_toy_corpus(tmp_path / "toy.jsonl", per_doctor=4, extra=extra)
