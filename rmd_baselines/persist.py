@@ -20,7 +20,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 import zlib
 from typing import Any, Iterator
@@ -28,6 +27,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import __version__
+from .corpus.writer import check_replaceable_directory, sibling_temp_directory, swap_directory_into_place
 from .errors import ModelFormatError
 
 FORMAT_NAME = "rmd_baselines-model"
@@ -44,20 +44,8 @@ def file_sha256(path: str) -> str:
 
 
 def check_model_destination(directory: str | os.PathLike) -> None:
-    """A model may be saved to ``directory``: it does not exist, is empty, or holds a saved model (replaced).
-
-    Anything else is refused, so that saving a model never deletes a folder of other files.
-    """
-    from .errors import UsageError
-
-    path = os.fspath(directory)
-    if not os.path.exists(path):
-        return
-    if not os.path.isdir(path):
-        raise UsageError(f"{path}: exists and is not a directory")
-    if os.listdir(path) and not os.path.isfile(os.path.join(path, MANIFEST)):
-        raise UsageError(f"{path}: exists and is not a model directory (no {MANIFEST}); "
-                         "choose another output directory")
+    """A model may be saved to ``directory``: it does not exist, is empty, or holds a saved model (replaced)."""
+    check_replaceable_directory(directory, MANIFEST, "a model directory")
 
 
 class ModelWriter:
@@ -67,9 +55,7 @@ class ModelWriter:
         check_model_destination(directory)
         self.directory = os.path.abspath(os.fspath(directory))
         self.kind = kind
-        parent = os.path.dirname(self.directory)
-        os.makedirs(parent, exist_ok=True)
-        self.tmp = tempfile.mkdtemp(prefix="." + os.path.basename(self.directory) + ".", dir=parent)
+        self.tmp = sibling_temp_directory(self.directory)
         self.files: list[str] = []
 
     def path(self, name: str) -> str:
@@ -115,13 +101,7 @@ class ModelWriter:
             out.write("\n")
         os.chmod(self.tmp, 0o755)
         check_model_destination(self.directory)
-        backup = None
-        if os.path.exists(self.directory):
-            backup = self.directory + ".old-" + os.path.basename(self.tmp)
-            os.replace(self.directory, backup)
-        os.replace(self.tmp, self.directory)
-        if backup:
-            shutil.rmtree(backup, ignore_errors=True)
+        swap_directory_into_place(self.tmp, self.directory)
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

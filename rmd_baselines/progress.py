@@ -37,6 +37,11 @@ def stage(label: str) -> Iterator[None]:
     if enabled():
         sys.stderr.write(f"{label} ...")
         sys.stderr.flush()
-    yield
+    try:
+        yield
+    except BaseException:
+        if enabled():  # end the marker line, so that the error message starts a line of its own
+            sys.stderr.write(" failed\n")
+        raise
     if enabled():
         sys.stderr.write(" done\n")

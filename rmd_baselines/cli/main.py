@@ -8,6 +8,7 @@ success, 1 on a runtime failure, 2 on bad usage or bad data, always with a one-l
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -22,8 +23,18 @@ _DEBUG = {"on": bool(os.environ.get("RMD_DEBUG"))}
 PROG = "rmd-baseline"
 
 
+class _ClosedPipe(Exception):
+    """The reader of our output went away (``rmd-baseline ... | head``); raised past click, which would exit 1."""
+
+
 class RmdGroup(click.Group):
     """A click group whose failures are one line on stderr with the toolkit's exit statuses."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _ClosedPipe() from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -36,16 +47,22 @@ class RmdGroup(click.Group):
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
             click.echo(f"{PROG}: error: {exc.format_message()}{where}", err=True)
             code = 2
-        except click.Abort:
-            click.echo(f"{PROG}: aborted", err=True)
-            code = 1
+        except click.Abort as exc:
+            # click turns Ctrl-C into Abort; the cause tells an interrupt from an aborted prompt.
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                click.echo(f"{PROG}: interrupted", err=True)
+                code = 130
+            else:
+                click.echo(f"{PROG}: aborted", err=True)
+                code = 1
         except RmdError as exc:
             _report(exc)
             code = exc.exit_code
         except KeyboardInterrupt:
             click.echo(f"{PROG}: interrupted", err=True)
             code = 130
-        except BrokenPipeError:
+        except (_ClosedPipe, BrokenPipeError):
+            _discard_stdout()
             code = 0
         except (OSError, MemoryError) as exc:
             _report(exc)
@@ -58,6 +75,16 @@ class RmdGroup(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file descriptor (e.g. captured in tests): nothing will be flushed to a pipe
 
 
 def _report(exc: BaseException, prefix: str = "") -> None:

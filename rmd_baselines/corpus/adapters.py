@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -69,7 +70,10 @@ def read_text(path: str, encoding: str = "auto") -> tuple[str, str]:
     if encoding not in ENCODINGS:
         raise UsageError(f"unknown encoding {encoding!r} (choose from {', '.join(ENCODINGS)})")
     with open_binary(path) as handle:
-        raw = handle.read()
+        try:
+            raw = handle.read()
+        except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz, or not gzip at all
+            raise DataError(f"{path}: cannot read compressed file ({exc})") from None
     if raw.startswith(BOM):
         raw = raw[len(BOM):]
     candidates = ("utf-8", "gb18030") if encoding == "auto" else (encoding,)
@@ -120,9 +124,10 @@ def iter_csv(path: str, encoding: str = "auto", id_prefix: str | None = None,
             row = next(reader)
         except StopIteration:
             break
-        except csv.Error as exc:
+        except csv.Error as exc:  # the reader carries on with the next row
             yield start_line, DataError(f"{path}:{start_line}: row: {exc}")
-            break
+            row_number += 1
+            continue
         if not any(cell.strip() for cell in row):
             continue
         if len(row) < len(names):
@@ -157,6 +162,7 @@ class _RawRecord:
     title: str | None = None
     intake: list[str] | None = None
     turns: list[list] | None = None
+    error: DataError | None = None  # the record's first problem; the rest of it is skipped
 
 
 def _parse_meddialog(path: str, text: str) -> Iterator[_RawRecord]:
@@ -222,9 +228,11 @@ def _parse_meddialog(path: str, text: str) -> Iterator[_RawRecord]:
         if section == "Dialogue":
             if stripped in SPEAKER_LINES:
                 record.turns.append([SPEAKER_LINES[stripped], [], number])
-            elif stripped:
+            elif stripped and record.error is None:
                 if not record.turns:
-                    raise DataError(f"{path}:{number}: turns: dialogue text before a 病人：/医生： speaker line")
+                    record.error = DataError(f"{path}:{number}: turns: dialogue text before a 病人：/医生： "
+                                             "speaker line")
+                    continue
                 record.turns[-1][1].append(stripped)
             continue
         # "Diagnosis and suggestions" is a summary, not an utterance: dropped.
@@ -243,6 +251,9 @@ def iter_meddialog(path: str, encoding: str = "auto", id_prefix: str | None = No
     found = False
     for raw in _parse_meddialog(path, text):
         found = True
+        if raw.error is not None:
+            yield raw.line, raw.error
+            continue
         turns = []
         if raw.intake:
             turns.append({"speaker": "patient", "text": "；".join(raw.intake)})
@@ -286,6 +297,9 @@ def iter_json_list(path: str, encoding: str = "auto", id_prefix: str | None = No
             obj, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{exc.lineno}: json: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        except (ValueError, RecursionError) as exc:  # e.g. an integer of over 4,300 digits, or nesting too deep
+            raise DataError(f"{path}:{line}: json: unreadable JSON ({type(exc).__name__}: {str(exc)[:80]})") \
+                from None
         if isinstance(obj, dict) and id_prefix and "id" not in obj:
             obj = {**obj, "id": f"{id_prefix}-{index}"}
         try:

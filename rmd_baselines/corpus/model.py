@@ -7,13 +7,16 @@ One JSON object per dialogue (see README, "Data format"):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 SPEAKERS = ("doctor", "patient")
 REQUIRED_FIELDS = ("id", "turns")
 OPTIONAL_STRING_FIELDS = ("title", "department", "doctor")
 LIST_FIELDS = ("diseases", "symptoms")
+# JSON can spell a lone UTF-16 surrogate ("\\ud800"); Python decodes it, but it is not text and cannot be written.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,13 @@ class Dialogue:
         }
 
     @classmethod
-    def from_json(cls, obj: Any) -> "Dialogue":
-        """Build a dialogue from a decoded JSON object; raises `RecordError` naming the bad field."""
-        validate_record(obj)
+    def from_json(cls, obj: Any, check_surrogates: bool = True) -> "Dialogue":
+        """Build a dialogue from a decoded JSON object; raises `RecordError` naming the bad field.
+
+        ``check_surrogates=False`` skips the search for lone surrogates, for a caller that knows the JSON text
+        had no ``\\ud800``-style escape (the only way one gets into a str decoded from UTF-8).
+        """
+        validate_record(obj, check_surrogates)
         return cls(
             id=obj["id"],
             title=obj.get("title"),
@@ -81,7 +88,7 @@ def _type_name(value: Any) -> str:
     )
 
 
-def validate_record(obj: Any) -> None:
+def validate_record(obj: Any, check_surrogates: bool = True) -> None:
     """Raise `RecordError` for the first problem in a decoded record; return None when it is valid."""
     if not isinstance(obj, dict):
         raise RecordError("record", f"expected a JSON object, got {_type_name(obj)}")
@@ -123,3 +130,19 @@ def validate_record(obj: Any) -> None:
             raise RecordError(f"{where}.speaker", f"unknown speaker {turn['speaker']!r} (expected doctor or patient)")
         if not turn["text"].strip():
             raise RecordError(f"{where}.text", "empty text")
+    for name, value in _strings(obj) if check_surrogates else ():
+        if _SURROGATE.search(value):
+            raise RecordError(name, "contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid text")
+
+
+def _strings(obj: dict) -> Iterator[tuple[str, str]]:
+    """Every string of a record that has passed the type checks, with its field name."""
+    yield "id", obj["id"]
+    for name in OPTIONAL_STRING_FIELDS:
+        if obj.get(name) is not None:
+            yield name, obj[name]
+    for name in LIST_FIELDS:
+        for i, item in enumerate(obj.get(name) or ()):
+            yield f"{name}[{i}]", item
+    for i, turn in enumerate(obj["turns"]):
+        yield f"turns[{i}].text", turn["text"]

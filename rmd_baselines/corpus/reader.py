@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
+import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -64,7 +66,7 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
     with open_binary(path) as handle:
         try:
             yield from iter_stream_lines(handle)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             raise DataError(f"{path}: cannot read compressed file ({exc})") from None
 
 
@@ -76,14 +78,20 @@ def decode_line(path: str, number: int, raw: bytes) -> str:
         raise DataError(f"{path}:{number}: line: invalid UTF-8 at byte {exc.start}") from None
 
 
+# A lone surrogate can only come from a JSON escape; lines without one skip the (slower) per-field search.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def parse_record(where: str, text: str) -> Dialogue:
     """One JSON line as a validated `Dialogue`; problems are `DataError` prefixed with ``where`` (``FILE:LINE``)."""
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"{where}: json: invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of over 4,300 digits, or nesting too deep
+        raise DataError(f"{where}: json: unreadable JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
     try:
-        return Dialogue.from_json(obj)
+        return Dialogue.from_json(obj, check_surrogates=_SURROGATE_ESCAPE.search(text) is not None)
     except RecordError as exc:
         raise DataError(f"{where}: {exc.field}: {exc.problem}") from None
 

@@ -1,7 +1,8 @@
 """Atomic output: every file is written to a temporary sibling and renamed into place.
 
 A failure part-way (an exception, a full disk, Ctrl-C) leaves no partial file behind and the previous
-file, if any, untouched. ``.gz`` paths are gzip-compressed with a fixed timestamp so output is byte-for-byte
+file, if any, untouched. Directories of outputs (a split, a model) are built in a temporary sibling
+directory and swapped in as a whole by `atomic_directory`. ``.gz`` paths are gzip-compressed with a fixed timestamp so output is byte-for-byte
 reproducible.
 """
 
@@ -12,6 +13,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import tempfile
 from typing import Any, Iterable, Iterator
 
@@ -60,6 +62,59 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        raise
+
+
+def check_replaceable_directory(path: str | os.PathLike, marker: str, what: str) -> None:
+    """``path`` may be replaced by a new output directory: it does not exist, is empty, or holds ``marker``
+    (the file every such directory has, e.g. ``split.json``). Anything else is refused, so that writing an
+    output never deletes a folder of other files."""
+    from ..errors import UsageError
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        return
+    if not os.path.isdir(path):
+        raise UsageError(f"{path}: exists and is not a directory")
+    if os.listdir(path) and not os.path.isfile(os.path.join(path, marker)):
+        raise UsageError(f"{path}: exists and is not {what} (no {marker}); choose another output directory")
+
+
+def swap_directory_into_place(tmp: str, path: str) -> None:
+    """Rename the finished directory ``tmp`` to ``path``, replacing (then deleting) what was there."""
+    backup = None
+    if os.path.exists(path):
+        backup = path + ".old-" + os.path.basename(tmp)
+        os.replace(path, backup)
+    os.replace(tmp, path)
+    if backup:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def sibling_temp_directory(path: str) -> str:
+    """A new private temporary directory beside ``path`` (parents created), to be renamed to ``path`` later."""
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        return tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", dir=parent)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot create the output directory ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike, marker: str, what: str) -> Iterator[str]:
+    """Yield a temporary directory beside ``path`` to write into; when the block succeeds it replaces ``path``
+    as a whole (see `check_replaceable_directory`), when it fails it is deleted and ``path`` is untouched."""
+    path = os.path.abspath(os.fspath(path))
+    check_replaceable_directory(path, marker, what)
+    tmp = sibling_temp_directory(path)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private
+        check_replaceable_directory(path, marker, what)
+        swap_directory_into_place(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -12,12 +12,13 @@ from typing import Sequence
 
 from ..corpus.model import Dialogue
 from ..corpus.stats import split_leakage
-from ..corpus.writer import write_dialogues, write_json, write_jsonl
+from ..corpus.writer import atomic_directory, write_dialogues, write_json, write_jsonl
 from ..errors import UsageError
 from .classification import ClassificationSettings, build_classification_task
 from .generation import GenerationSettings, build_generation_task
 
 TASKS = ("route", "recommend", "respond")
+SPLIT_FILE = "split.json"
 
 
 def build_task(dialogues: Sequence[Dialogue], task: str, min_count: int | None = None, view: str | None = None,
@@ -47,24 +48,25 @@ def export_split(dialogues: Sequence[Dialogue], task: str, out_dir: str, min_cou
                  view: str | None = None, seed: int = 0, source: str = "corpus") -> dict:
     """Write the split files into ``out_dir``; returns the summary also written to ``split.json``."""
     data = build_task(dialogues, task, min_count, view, seed, source)
-    os.makedirs(out_dir, exist_ok=True)
     summary: dict = {"source": source, "task": task}
-    if task == "respond":
-        summary["settings"] = data.settings.to_json()
-        for part, records in data.dialogues.parts().items():
-            write_dialogues(os.path.join(out_dir, f"{part}.jsonl"), records)
-            instances = getattr(data, part)
-            write_jsonl(os.path.join(out_dir, f"{part}.instances.jsonl"), (i.to_json() for i in instances))
-            summary[part] = {"dialogues": len(records), "instances": len(instances)}
-    else:
-        summary["settings"] = data.settings.to_json()
-        summary["labels"] = data.labels
-        for part in ("train", "test"):
-            records = getattr(data, part)
-            write_dialogues(os.path.join(out_dir, f"{part}.jsonl"), records)
-            summary[part] = {"dialogues": len(records)}
-        summary["dropped_rare_labels"] = data.dropped_rare
-        summary["dropped_unlabelled"] = data.dropped_unlabelled
-    summary["leakage"] = leakage(data)
-    write_json(os.path.join(out_dir, "split.json"), summary)
+    # The directory is replaced as a whole: no file of an earlier split (another task's valid.jsonl, say) stays.
+    with atomic_directory(out_dir, SPLIT_FILE, "a split directory") as tmp:
+        if task == "respond":
+            summary["settings"] = data.settings.to_json()
+            for part, records in data.dialogues.parts().items():
+                write_dialogues(os.path.join(tmp, f"{part}.jsonl"), records)
+                instances = getattr(data, part)
+                write_jsonl(os.path.join(tmp, f"{part}.instances.jsonl"), (i.to_json() for i in instances))
+                summary[part] = {"dialogues": len(records), "instances": len(instances)}
+        else:
+            summary["settings"] = data.settings.to_json()
+            summary["labels"] = data.labels
+            for part in ("train", "test"):
+                records = getattr(data, part)
+                write_dialogues(os.path.join(tmp, f"{part}.jsonl"), records)
+                summary[part] = {"dialogues": len(records)}
+            summary["dropped_rare_labels"] = data.dropped_rare
+            summary["dropped_unlabelled"] = data.dropped_unlabelled
+        summary["leakage"] = leakage(data)
+        write_json(os.path.join(tmp, SPLIT_FILE), summary)
     return summary

@@ -94,6 +94,26 @@ def test_split_writes_parts(tmp_path, task, parts):
         assert {"context", "text", "dialogue_id"} <= set(first)
 
 
+def test_split_replaces_an_earlier_split_as_a_whole(tmp_path):
+    out = tmp_path / "out"
+    assert run("data", "split", corpus_file(tmp_path), "--task", "respond", "--out", out)[0] == 0
+    assert run("data", "split", corpus_file(tmp_path), "--task", "route", "--out", out)[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == ["split.json", "test.jsonl", "train.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.jsonl", "out"]  # no temporary directory left
+
+
+def test_split_refuses_a_folder_of_other_files_and_an_unusable_out(tmp_path):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me", "utf-8")
+    code, _, stderr = run("data", "split", corpus_file(tmp_path), "--task", "route", "--out", out)
+    assert code == 2 and "not a split directory" in stderr and stderr.count("\n") == 1
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    code, _, stderr = run("data", "split", corpus_file(tmp_path), "--task", "route",
+                          "--out", tmp_path / "corpus.jsonl" / "sub")
+    assert code == 2 and "cannot create the output directory" in stderr
+
+
 def test_split_singleton_label_under_min_count_1(tmp_path):
     path = corpus_file(tmp_path, n=9, departments=("甲", "乙", "丙", "甲", "乙", "丙", "甲", "乙", "丁"))
     code, _, stderr = run("data", "split", path, "--task", "route", "--min-count", "1", "--out", tmp_path / "o")

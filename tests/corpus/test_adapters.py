@@ -109,6 +109,43 @@ def test_meddialog_not_that_layout(tmp_path):
         list(read_foreign(src, "meddialog"))
 
 
+def test_meddialog_skip_invalid_keeps_the_other_records(tmp_path):
+    src = tmp_path / "med.txt"
+    bad = "id=9\n\nDialogue\n没有说话人的一行\n病人：\n胃疼\n\n"
+    src.write_text(MEDDIALOG_TEXT.replace("id=8", bad + "id=8"), "utf-8")
+    with pytest.raises(DataError, match=r"med.txt:\d+: turns: dialogue text before a 病人：/医生： speaker line"):
+        list(read_foreign(src, "meddialog", id_prefix="md"))
+    assert [r.id for r in read_foreign(src, "meddialog", id_prefix="md", skip_invalid=True)] == ["md-7", "md-8"]
+
+
+def test_csv_skip_invalid_carries_on_after_a_malformed_row(tmp_path):
+    import csv
+
+    src = tmp_path / "big.csv"
+    huge = "x" * (csv.field_size_limit() + 10)
+    src.write_text(f"department,title,ask,answer\n内科,t1,问一,答一\n内科,t2,{huge},答二\n"
+                   "内科,t3,问三,答三\n内科,t4,问四,答四\n", "utf-8")
+    with pytest.raises(DataError, match=r"big.csv:3: row: field larger than field limit"):
+        list(read_foreign(src, "csv"))
+    assert [r.title for r in read_foreign(src, "csv", skip_invalid=True)] == ["t1", "t3", "t4"]
+
+
+def test_unreadable_gzip_input_is_a_data_error(tmp_path):
+    import gzip
+
+    truncated = tmp_path / "records.json.gz"
+    truncated.write_bytes(gzip.compress(json.dumps([{"id": "a", "turns": []}] * 50).encode())[:30])
+    with pytest.raises(DataError, match="cannot read compressed file"):
+        list(read_foreign(truncated, "json"))
+
+
+def test_json_with_an_unreadable_number_is_a_data_error(tmp_path):
+    src = tmp_path / "records.json"
+    src.write_text('[{"id": ' + "1" * 5000 + "}]", "utf-8")
+    with pytest.raises(DataError, match=r"records.json:1: json: unreadable JSON \(ValueError"):
+        list(read_foreign(src, "json"))
+
+
 def test_json_list_with_line_numbers(tmp_path):
     good = {"id": "a", "turns": [{"speaker": "patient", "text": "头疼"}]}
     src = tmp_path / "list.json"

@@ -55,6 +55,14 @@ BAD_CASES = [
     ("empty_text", line(turns=[{"speaker": "patient", "text": "  "}]), "turns[0].text: empty text"),
     ("missing_text", line(turns=[{"speaker": "patient"}]), "turns[0].text: missing required field"),
     ("text_not_string", line(turns=[{"speaker": "patient", "text": None}]), "turns[0].text: expected a string, got null"),
+    ("huge_integer", '{"id": ' + "1" * 5000 + "}", "json: unreadable JSON (ValueError"),
+    ("nested_too_deep", "[" * 100_000 + "]" * 100_000, "json: unreadable JSON (RecursionError"),
+    # JSON may spell a lone surrogate as an escape; it decodes to a str that cannot be encoded as UTF-8.
+    ("lone_surrogate", '{"id": "d2", "turns": [{"speaker": "patient", "text": "胃\\ud800疼"}]}',
+     "turns[0].text: contains a lone UTF-16 surrogate"),
+    ("lone_surrogate_in_title",
+     '{"id": "d2", "title": "\\udfff", "turns": [{"speaker": "patient", "text": "胃疼"}]}',
+     "title: contains a lone UTF-16 surrogate"),
 ]
 
 
@@ -112,6 +120,15 @@ def test_gzip_input(tmp_path):
 def test_corrupt_gzip_is_a_data_error(tmp_path):
     path = tmp_path / "corpus.jsonl.gz"
     path.write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match="cannot read compressed file"):
+        list(read_dialogues(str(path)))
+
+
+def test_corrupt_gzip_body_is_a_data_error(tmp_path):
+    data = bytearray(gzip.compress(("\n".join(line(id=f"d{i}") for i in range(50)) + "\n").encode("utf-8")))
+    data[40:48] = b"\x00" * 8  # inside the deflate stream: zlib fails part-way
+    path = tmp_path / "corpus.jsonl.gz"
+    path.write_bytes(bytes(data))
     with pytest.raises(DataError, match="cannot read compressed file"):
         list(read_dialogues(str(path)))
 
