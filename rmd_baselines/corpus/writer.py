@@ -2,8 +2,8 @@
 
 A failure part-way (an exception, a full disk, Ctrl-C) leaves no partial file behind and the previous
 file, if any, untouched. Directories of outputs (a split, a model) are built in a temporary sibling
-directory and swapped in as a whole by `atomic_directory`. ``.gz`` paths are gzip-compressed with a fixed timestamp so output is byte-for-byte
-reproducible.
+directory and swapped in as a whole by `atomic_directory`. ``.gz`` paths are gzip-compressed with a fixed
+timestamp so output is byte-for-byte reproducible.
 """
 
 from __future__ import annotations
