@@ -267,7 +267,8 @@ def render_markdown(results: dict) -> str:
                 f"| {row['dialogues']:,} | {row['utterances']:,} | {row['format']} | {row['wall_seconds_median']} "
                 f"| {', '.join(str(x) for x in row['wall_seconds_runs'])} | {row['cpu_seconds_median']} "
                 f"| {row['dialogues_per_second']:,} | {row['peak_rss_bytes_max'] / 2**20:.1f} "
-                f"| {row['output_bytes'] / 2**20:.1f} | {'yes' if row['identical_across_repeats'] else 'NO'} |")
+                f"| {row['output_bytes'] / 2**20:.1f} | "
+                f"{'n/a (one run)' if row['repeats'] < 2 else 'yes' if row['identical_across_repeats'] else 'NO'} |")
         targets = scale["targets"]
         lines += ["", f"At {targets['at_dialogues']:,} dialogues: peak RSS under 1 GiB: "
                       f"**{'yes' if targets['peak_rss_under_1_gib'] else 'NO'}**; wall time under 5 minutes: "

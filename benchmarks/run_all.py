@@ -37,7 +37,7 @@ BENCHMARKS = [
     ("lm", "bench_lm.py", [], "--data-dir",
      "Kneser-Ney language model: training, kenlm loading, perplexity, generation speed"),
     ("metrics", "bench_metrics.py", [], "--shared-data", "Metric speed beside sacrebleu and nltk"),
-    ("synth", "bench_synth.py", ["--repeats", "1"], None,
+    ("synth", "bench_synth.py", ["--repeats", "2"], None,
      "Synthetic corpus generator at 1,000,000 dialogues; the bundled sample's statistics"),
     ("scale", "bench_scale.py", [], None,
      "How training cost grows with corpus size (synthetic 10k / 100k / 1M dialogues)"),
@@ -179,6 +179,8 @@ def render_results_md(runs: dict) -> str:
             lines.append(f"- command: `{run['command']}`")
             lines.append(f"- run: {run['started']}, {run['seconds']} s wall, exit status {run['exit_status']}")
             lines.append(f"- machine: {describe_machine(run['machine'])}")
+            if run["exit_status"] != 0:
+                lines.append("- **this run failed**: the results below are those of an earlier run, if any")
             lines.append("")
         if os.path.isfile(md_path):
             with open(md_path, encoding="utf-8") as handle:

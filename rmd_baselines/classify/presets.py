@@ -1,8 +1,9 @@
 """Named model configurations (what ``--model NAME`` selects) and the default of each task.
 
-Every preset is a set of `TextClassifier` hyper-parameters. The defaults were chosen on training data only, by
-5-fold cross-validation on the *train* splits of the real protocol tasks (``benchmarks/bench_classify.py
---stage select``, results in ``benchmarks/results/classify_selection.md``), with the one-standard-error rule:
+Every preset is a set of `TextClassifier` hyper-parameters. The defaults were chosen by 5-fold cross-validation
+on the *train* splits of the real protocol tasks (``benchmarks/bench_classify.py --stage select``, results in
+``benchmarks/results/classify_selection.md``; that file's notes say how the rule itself was settled, after some
+test scores had been seen), with the one-standard-error rule:
 take the best mean cross-validated macro-F1 (over the routing tasks for the router, on the recommendation task
 for the recommender), then the simplest preset (first in `SIMPLICITY`) whose mean is within one standard error
 of that best. Simpler means characters only (no jieba, which costs ~0.7 s to initialise), fewer n-gram orders,
