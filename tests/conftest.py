@@ -4,6 +4,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No example database in the checkout: every run draws its examples afresh from the seeded strategies.
+settings.register_profile("rmd", database=None)
+settings.load_profile("rmd")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("RMD_SHARED", ROOT.parent / "shared"))

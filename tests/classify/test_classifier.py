@@ -66,9 +66,15 @@ def test_predict_topk_is_sorted_and_consistent(router, departments):
 
 
 def test_ties_go_to_the_first_label(router):
-    # An empty text has no features: every class scores its intercept only, ties resolved by label order.
-    ranked = router.predict_topk([""], k=3)[0]
-    assert router.predict([""])[0] == ranked[0][0]
+    from sklearn.base import clone
+
+    from rmd_baselines.classify.heads import LinearHead
+
+    tied = clone(router).fit(["胃疼", "头疼", "咳嗽"], ["乙", "甲", "丙"])
+    n_classes, n_features = len(tied.classes_), tied.n_features_
+    tied.head_ = LinearHead(np.zeros((n_classes, n_features)), np.zeros(n_classes), "softmax")  # every score equal
+    assert tied.predict(["胃疼"])[0] == tied.classes_[0] == "丙"
+    assert [label for label, _ in tied.predict_topk(["胃疼"], k=3)[0]] == list(tied.classes_)
 
 
 def test_tokenized_and_raw_inputs_agree(router, departments):

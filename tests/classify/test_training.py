@@ -97,8 +97,14 @@ def test_train_model_saves_what_evaluate_needs(tmp_path, corpus):
 
 
 def test_train_model_uses_the_seed_for_split_and_model(corpus):
-    _, summary = train_model(corpus, ClassificationSettings("route", seed=7), model="svm")
+    estimator, summary = train_model(corpus, ClassificationSettings("route", seed=7), model="svm")
     assert summary["settings"]["seed"] == 7 and summary["params"]["seed"] == 7
+    seven = load_classification_data(corpus, ClassificationSettings("route", seed=7))
+    zero = load_classification_data(corpus, ClassificationSettings("route", seed=0))
+    assert [d.id for d in seven.test] != [d.id for d in zero.test]  # the seed moves records between parts
+    # Trained on seed 7's train part (and with seed 7): the same model as fitting that part directly.
+    direct = build_estimator("route", "svm", seed=7).fit(seven.train_texts, seven.train_labels)
+    assert np.array_equal(direct.predict_proba(zero.test_texts), estimator.predict_proba(zero.test_texts))
 
 
 def test_training_twice_gives_the_same_model_bytes(tmp_path, corpus):

@@ -1,7 +1,9 @@
-"""The CLI's exit statuses for what is not an error of the toolkit: Ctrl-C and a closed output pipe."""
+"""The CLI's exit statuses for what is not an error of the data or the usage: Ctrl-C, a closed output pipe, an
+aborted prompt, and a bug (one line and exit 1, the traceback with --debug)."""
 
 import click
 
+from rmd_baselines.cli import main as cli_main
 from rmd_baselines.cli.main import RmdGroup
 
 
@@ -28,3 +30,15 @@ def test_a_closed_output_pipe_is_not_an_error(capsys):
 def test_an_aborted_prompt_is_status_1(capsys):
     assert group_raising(click.Abort()).main(["boom"], standalone_mode=False) == 1
     assert "aborted" in capsys.readouterr().err
+
+
+def test_a_bug_is_one_line_with_exit_1_and_the_traceback_on_request(capsys, monkeypatch):
+    group = group_raising(ValueError("unexpected state"))
+    assert group.main(["boom"], standalone_mode=False) == 1
+    err = capsys.readouterr().err
+    assert err == ("rmd-baseline: error: internal error: ValueError: unexpected state "
+                   "(rerun with --debug for the traceback)\n")
+    monkeypatch.setitem(cli_main._DEBUG, "on", True)
+    assert group.main(["boom"], standalone_mode=False) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and 'raise error' in err and "--debug" not in err

@@ -34,6 +34,32 @@ def test_respond_to_a_typed_dialogue(model):
     assert code == 0 and out.strip() and "\n" not in out.strip()
 
 
+def test_respond_uses_the_department_of_a_same_department_responder(tmp_path):
+    from rmd_baselines.respond.model import load_responder, respond_all, save_responder, train_responder
+    from rmd_baselines.tasks import GenerationSettings
+
+    corpus = write_tiny_corpus(tmp_path / "tiny.jsonl")
+    responder = train_responder(corpus, model="retrieval", order=3, same_department=True)
+    save_responder(responder, tmp_path / "m", GenerationSettings(), corpus)
+    context = "病人：医生你好，我咳嗽两天了，怎么办？"
+    replies = {}
+    for department in ("儿科", "呼吸科"):
+        code, out = run("respond", context, "--model", str(tmp_path / "m"), "--department", department, "--json",
+                        "--top-k", "3")
+        assert code == 0, out
+        replies[department] = json.loads(out)["candidates"]
+        expected = respond_all(load_responder(tmp_path / "m").responder, [context.split("：", 1)[1]],
+                               [department], k=3)[0]
+        assert [text for text, _ in replies[department]] == [text for text, _ in expected.candidates]
+    assert replies["儿科"] != replies["呼吸科"]  # each department answers from its own consultations
+    batch = tmp_path / "in.jsonl"
+    batch.write_text("".join(json.dumps({"context": context, "department": d}, ensure_ascii=False) + "\n"
+                             for d in ("儿科", "呼吸科")), "utf-8")
+    code, out = run("respond", "--input", str(batch), "--model", str(tmp_path / "m"), "--json", "--top-k", "3")
+    assert code == 0 and [json.loads(line)["candidates"] for line in out.splitlines()] == \
+        [replies["儿科"], replies["呼吸科"]]
+
+
 def test_respond_json_with_candidates(model):
     code, out = run("respond", "病人：咳痰一周了", "--model", str(model), "--json", "--top-k", "3")
     assert code == 0

@@ -28,10 +28,9 @@ def test_embedded_label_never_predicted(zero_division):
 
 
 def _golden_cases():
-    try:
-        data = vectors.load("classification")
-    except BaseException:  # pytest's Skipped when the file is absent: parametrize with nothing
-        return []
+    if not (vectors.METRICS_VECTORS / "classification.json").is_file():
+        return []  # no golden file: parametrize with nothing (an unreadable one fails loudly below)
+    data = vectors.load("classification")
     return [(name, zd) for name in data["cases"] for zd in ("0", "1", "warn")]
 
 

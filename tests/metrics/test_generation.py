@@ -119,7 +119,7 @@ def test_ci_is_seeded_and_brackets_the_value():
     assert first == again
     for family in ("paper", "dstc7"):
         for key, (low, high) in first[family]["ci"].items():
-            assert low <= high
+            assert low <= first[family][key] <= high, (family, key)
         assert set(first[family]["ci"]) == {"bleu2", "bleu4", "nist4", "meteor", "entropy4", "dist1", "dist2"}
 
 

@@ -44,8 +44,13 @@ class Browser:
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
         # The DevTools pipe is file descriptors 3 (commands in) and 4 (replies out) of the browser.
+        # Chromium also writes outside --user-data-dir (crash-report settings under $HOME, org.chromium.* in
+        # $TMPDIR): point those into the profile too, so that close() removes everything.
+        env = {**os.environ, "HOME": self.profile, "TMPDIR": self.profile,
+               "XDG_CONFIG_HOME": os.path.join(self.profile, "config"),
+               "XDG_CACHE_HOME": os.path.join(self.profile, "cache")}
         self.process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            [executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"], env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(3, 4),  # kept open after the preexec dup2 below
             preexec_fn=lambda: _install_pipe(to_browser_r, from_browser_w),

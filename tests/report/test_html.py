@@ -55,6 +55,18 @@ def test_a_malformed_results_file_is_a_data_error(tmp_path, results, message):
     assert not (tmp_path / "report.html").exists()
 
 
+def test_report_command(small_reproduce_run, tmp_path):
+    from tests.cli.invoke import run_streams
+
+    page = tmp_path / "report.html"
+    code, stdout, _ = run_streams("report", small_reproduce_run["out"], "--html", page)
+    assert code == 0 and stdout.strip() == f"wrote {page}"
+    assert page.read_text("utf-8") == render_html(load_results(str(small_reproduce_run["out"])))
+    code, _, stderr = run_streams("report", tmp_path / "nothing-here", "--html", tmp_path / "x.html")
+    assert code == 2 and "no such file" in stderr and stderr.count("\n") == 1
+    assert not (tmp_path / "x.html").exists()
+
+
 def test_an_unreadable_results_file_is_a_data_error(tmp_path):
     (tmp_path / "results.json").mkdir()
     with pytest.raises(DataError, match="cannot read"):

@@ -60,12 +60,18 @@ def test_a_changed_corpus_is_noted_and_used(trained, tmp_path):
     changed = tmp_path / "changed.jsonl"
     shutil.copy(corpus, changed)
     with open(changed, "a", encoding="utf-8") as out:
-        out.write(json.dumps({"id": "extra", "title": None, "department": "儿科", "doctor": None, "diseases": [],
-                              "symptoms": [], "turns": [{"speaker": "patient", "text": "你好"},
-                                                        {"speaker": "doctor", "text": "你好"}]},
-                             ensure_ascii=False) + "\n")
+        for i in range(40):  # a new department: some of it lands in the test split
+            out.write(json.dumps({"id": f"extra{i}", "title": None, "department": "眼科", "doctor": None,
+                                  "diseases": [], "symptoms": [],
+                                  "turns": [{"speaker": "patient", "text": f"眼睛痒{i}天"},
+                                            {"speaker": "doctor", "text": "用点眼药水"}]},
+                                 ensure_ascii=False) + "\n")
+    original, _ = evaluate_model_dir(root / "model")
     report, _ = evaluate_model_dir(root / "model", data_path=changed)
     assert "SHA-256 differs" in report["notes"][0] and report["data"] == str(changed)
+    dialogues, _ = load_dialogues(changed)
+    expected = len(build_generation_task(dialogues, GenerationSettings()).test)
+    assert report["instances"] == expected > original["instances"]
 
 
 def test_a_missing_corpus_is_a_data_error(trained, tmp_path):

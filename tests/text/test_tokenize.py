@@ -27,13 +27,21 @@ def test_word_uses_jieba_and_drops_whitespace():
     assert "胃镜" in tokens and " " not in tokens and "".join(tokens) == "我最近胃疼，想做个胃镜检查"
 
 
-def test_word_jieba_is_initialised_once():
-    from rmd_baselines.text import tokenize as module
+def test_word_jieba_is_initialised_once(monkeypatch):
+    import jieba
 
-    get_tokenizer("word").tokenize("头疼")
-    instance = module._jieba_instance(())
-    get_tokenizer("word").tokenize("脑袋疼")
-    assert module._jieba_instance(()) is instance
+    get_tokenizer("word").tokenize("头疼")  # the shared instance exists from here on
+    created = []
+    original = jieba.Tokenizer.__init__
+
+    def counting_init(self, *args, **kwargs):  # the real constructor, counted
+        created.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(jieba.Tokenizer, "__init__", counting_init)
+    for text in ("脑袋疼", "胃疼三天", "咳嗽"):
+        get_tokenizer("word").tokenize(text)
+    assert created == []
 
 
 def test_user_dictionary_keeps_medical_terms_whole():
