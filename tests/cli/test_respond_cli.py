@@ -140,7 +140,7 @@ def test_help_has_an_example(command):
 
 
 def test_train_respond_offers_every_model_and_defaults_to_the_library_default():
-    from rmd_baselines.cli.main import train_respond
+    from rmd_baselines.cli.train import train_respond
     from rmd_baselines.respond.model import DEFAULT_MODEL, MODELS
 
     option = next(p for p in train_respond.params if p.name == "model")

@@ -1,0 +1,146 @@
+"""What every ``rmd-baseline`` command shares: the group class that turns failures into one line with the
+toolkit's exit statuses, ``--quiet``/``--debug``, JSON output, corpus loading and warnings on stderr.
+
+Conventions for every command: ``--json`` prints one JSON document on stdout (Chinese kept readable);
+progress bars go to stderr and are silent when stderr is not a terminal or with ``--quiet``; exit status 0 on
+success, 1 on a runtime failure, 2 on bad usage or bad data, always with a one-line message and no traceback
+(``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import traceback
+
+import click
+
+from .. import progress
+from ..errors import RmdError
+
+_DEBUG = {"on": bool(os.environ.get("RMD_DEBUG"))}
+PROG = "rmd-baseline"
+
+
+class _ClosedPipe(Exception):
+    """The reader of our output went away (``rmd-baseline ... | head``); raised past click, which would exit 1."""
+
+
+class RmdGroup(click.Group):
+    """A click group whose failures are one line on stderr with the toolkit's exit statuses."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _ClosedPipe() from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name or PROG, complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+            code = 2
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"{PROG}: error: {exc.format_message()}{where}", err=True)
+            code = 2
+        except click.Abort as exc:
+            # click turns Ctrl-C into Abort; the cause tells an interrupt from an aborted prompt.
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                click.echo(f"{PROG}: interrupted", err=True)
+                code = 130
+            else:
+                click.echo(f"{PROG}: aborted", err=True)
+                code = 1
+        except RmdError as exc:
+            _report(exc)
+            code = exc.exit_code
+        except KeyboardInterrupt:
+            click.echo(f"{PROG}: interrupted", err=True)
+            code = 130
+        except (_ClosedPipe, BrokenPipeError):
+            _discard_stdout()
+            code = 0
+        except (OSError, MemoryError) as exc:
+            _report(exc)
+            code = 1
+        except Exception as exc:  # a bug: still one line, the traceback on request
+            _report(exc, prefix="internal error: " + type(exc).__name__ + ": ")
+            code = 1
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file descriptor (e.g. captured in tests): nothing will be flushed to a pipe
+
+
+def _report(exc: BaseException, prefix: str = "") -> None:
+    if _DEBUG["on"]:
+        traceback.print_exception(exc, file=sys.stderr)
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    hint = "" if _DEBUG["on"] or isinstance(exc, RmdError) else " (rerun with --debug for the traceback)"
+    click.echo(f"{PROG}: error: {prefix}{message}{hint}", err=True)
+
+
+def _set_quiet(ctx, param, value):
+    if value:
+        progress.set_quiet(True)
+    return value
+
+
+def _set_debug(ctx, param, value):
+    if value:
+        _DEBUG["on"] = True
+    return value
+
+
+def common(func):
+    """``--quiet`` and ``--debug`` on every command."""
+    func = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+                        help="Show the traceback of an error.")(func)
+    func = click.option("--quiet", "-q", is_flag=True, expose_value=False, is_eager=True, callback=_set_quiet,
+                        help="No progress output on stderr.")(func)
+    return func
+
+
+def echo_json(obj) -> None:
+    """One JSON document on stdout, Chinese kept readable."""
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+EXISTING_FILE = click.Path(exists=False, dir_okay=False)  # existence is checked by the readers (exit 2, one line)
+
+
+def load_corpus(path, skip_invalid):
+    """Read a corpus; with --skip-invalid say on stderr how many records were skipped."""
+    from ..corpus import load_dialogues
+
+    dialogues, report = load_dialogues(path, skip_invalid=skip_invalid)
+    if report.skipped:
+        click.echo(f"{PROG}: {report.summary()}; first problem: {report.problems[0]}", err=True)
+    return dialogues, report
+
+
+SKIP_INVALID = click.option("--skip-invalid", is_flag=True,
+                            help="Skip malformed records (and say how many) instead of stopping at the first.")
+
+
+def echo_warnings(caught) -> None:
+    """Python warnings caught while a command ran, one line each on stderr."""
+    for warning in caught:
+        click.echo(f"{PROG}: warning: {warning.message}", err=True)
+
