@@ -104,6 +104,14 @@ def read_dialogues(
     Blank lines are ignored. Duplicate ids are errors (the second occurrence is the bad record).
     Pass a `ReadReport` to learn how many records were skipped and why.
     """
+    for _, dialogue in read_numbered_dialogues(path, skip_invalid=skip_invalid, report=report):
+        yield dialogue
+
+
+def read_numbered_dialogues(
+    path: str | os.PathLike, skip_invalid: bool = False, report: ReadReport | None = None
+) -> Iterator[tuple[int, Dialogue]]:
+    """`read_dialogues` with each dialogue's line number: ``(line_number, dialogue)``."""
     path = os.fspath(path)
     report = report if report is not None else ReadReport(path)
     seen_ids: set[str] = set()
@@ -123,7 +131,7 @@ def read_dialogues(
             report.problems.append(str(exc))
             continue
         report.records += 1
-        yield dialogue
+        yield number, dialogue
 
 
 def load_dialogues(path: str | os.PathLike, skip_invalid: bool = False) -> tuple[list[Dialogue], ReadReport]:

@@ -9,6 +9,7 @@ sorted label order (records without a label first), each group in order-key orde
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -95,3 +96,16 @@ def generation_split(records: Sequence[T], label_of: Callable[[T], Hashable | No
                      seed: int = DEFAULT_SEED) -> Split[T]:
     """The paper's 8:1:1 generation split, stratified by department (no department is its own group)."""
     return split_records(records, label_of, id_of, seed, test_fraction=1 / 10, valid_fraction=1 / 10)
+
+
+def sample_by_order_key(records: Sequence[T], n: int | None, id_of: Callable[[T], str],
+                        seed: int = DEFAULT_SEED) -> list[T]:
+    """A seeded sample of ``n`` records (all of them when ``n`` is None or not smaller), kept in their given order:
+    those whose key ``sha256(f"{seed}:sample:{id}")`` is among the ``n`` smallest. Used for ``--max-test``, so the
+    sample of a test split never depends on how the split was read."""
+    if n is None or n >= len(records):
+        return list(records)
+    if n < 1:
+        raise ValueError(f"sample size must be at least 1, got {n}")
+    chosen = set(heapq.nsmallest(n, range(len(records)), key=lambda i: order_key(f"sample:{id_of(records[i])}", seed)))
+    return [record for i, record in enumerate(records) if i in chosen]

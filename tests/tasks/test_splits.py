@@ -78,3 +78,15 @@ def test_recommend_omc100k_has_57_doctors():
     dialogues, _ = load_dialogues(shared_corpus("omc100k"))
     data = build_classification_task(dialogues, ClassificationSettings("recommend", min_count=15))
     assert len(data.labels) == 57 and len(data.train) + len(data.test) == 1510
+
+
+def test_sample_by_order_key_is_seeded_keeps_order_and_ignores_input_order():
+    from rmd_baselines.tasks.splits import sample_by_order_key
+
+    records = [f"id-{i}" for i in range(500)]
+    sample = sample_by_order_key(records, 50, lambda r: r, seed=4)
+    assert len(sample) == 50 and sample == [r for r in records if r in set(sample)]
+    assert set(sample_by_order_key(records[::-1], 50, lambda r: r, seed=4)) == set(sample)
+    assert set(sample_by_order_key(records, 50, lambda r: r, seed=5)) != set(sample)
+    assert sample_by_order_key(records, None, lambda r: r) == records
+    assert sample_by_order_key(records, 10_000, lambda r: r) == records
