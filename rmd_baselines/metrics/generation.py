@@ -681,7 +681,8 @@ def evaluate_generation_files(hyp_path: str, ref_paths: Sequence[str], logprobs_
                               segments_path: str | None = None, **options) -> dict:
     """`evaluate_generation` on files (see `rmd_baselines.metrics.io` for the formats); parallel files are checked.
     ``segments_path`` also writes the per-segment scores there (JSONL, `segment_records`, atomically)."""
-    (hyps,), refs, (logprobs,) = _read_generation_inputs([hyp_path], ref_paths, [logprobs_path] if logprobs_path else [])
+    logprobs_paths = [logprobs_path] if logprobs_path else []
+    (hyps,), refs, (logprobs,) = _read_generation_inputs([hyp_path], ref_paths, logprobs_paths)
     report, system = _evaluate(hyps, refs, logprobs=logprobs, **options)
     if segments_path is not None:
         _write_segments(segments_path, [str(hyp_path)], [hyps], refs, [system])

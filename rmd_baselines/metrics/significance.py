@@ -23,11 +23,12 @@ replicate r.
 
 **Approximate randomization** (Noreen 1989; Riezler & Maxwell 2005). Trial t flips a fair coin per segment --
 ``numpy.random.default_rng(seed).integers(2, size=(T, n), dtype=bool)``, sacrebleu's ``--paired-ar`` draw (drawn in
-blocks of a multiple of 32 rows, which gives the same bits) -- and builds two pseudo-systems: A' takes the baseline's output where
-the coin is True and the system's elsewhere, B' the other way round. Under the null hypothesis the two labels are
-exchangeable on every segment. p = (1 + #{t : |score(A'_t) - score(B'_t)| ≥ |δ|}) / (1 + T), Riezler & Maxwell's
-≥ and +1. sacrebleu counts ``>``, which gives a system compared with itself p = 1/(T + 1); with ``≥`` it gets p = 1
-(every trial ties), and on anything else the two counts differ only on exact ties.
+blocks of a multiple of 32 rows, which gives the same bits) -- and builds two pseudo-systems: A' takes the
+baseline's output where the coin is True and the system's elsewhere, B' the other way round. Under the null
+hypothesis the two labels are exchangeable on every segment. p = (1 + #{t : |score(A'_t) - score(B'_t)| ≥ |δ|}) /
+(1 + T), Riezler & Maxwell's ≥ and +1. sacrebleu counts ``>`` instead; the two differ by the trials that tie with
+the observed difference, which are not rare (a swap of segments with equal statistics, e.g. the same response,
+changes nothing), and with ``>`` a system compared with itself would get p = 1/(T + 1) instead of 1.
 
 **Ties.** "≥ |δ|" is evaluated with a tolerance of 1e-9 × max(1, |score(baseline)|, |score(system)|), so that the
 same number summed in another order (the whole set rebuilt from swapped rows) still counts as equal.

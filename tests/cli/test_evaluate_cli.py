@@ -164,8 +164,9 @@ def test_generate_one_hyp_keeps_the_plain_output(tmp_path):
 
 
 def test_generate_compares_systems(tmp_path):
-    bad, good, ref = write(tmp_path, "bad.txt", BAD), write(tmp_path, "good.txt", GOOD), write(tmp_path, "ref.txt", REFS)
-    same = write(tmp_path, "same.txt", BAD)
+    bad, good, same = (write(tmp_path, name, lines) for name, lines in
+                       (("bad.txt", BAD), ("good.txt", GOOD), ("same.txt", BAD)))
+    ref = write(tmp_path, "ref.txt", REFS)
     args = ["evaluate", "generate", "--hyp", bad, "--hyp", good, "--hyp", same, "--ref", ref, "--n-boot", "100",
             "--n-trials", "200", "--seed", "4"]
     code, out, err = run(*args, "--json")
@@ -211,7 +212,8 @@ def test_generate_segments_file(tmp_path):
     ("logprobs", "1 --logprobs files for 2 --hyp files"),
 ])
 def test_generate_comparison_bad_input_is_one_line_exit_2(tmp_path, case, message):
-    hyp, ref = write(tmp_path, "hyp.txt", ["好的", "多喝水", ""]), write(tmp_path, "ref.txt", ["好的", "多喝水", "请描述"])
+    hyp = write(tmp_path, "hyp.txt", ["好的", "多喝水", ""])
+    ref = write(tmp_path, "ref.txt", ["好的", "多喝水", "请描述"])
     if case == "short":
         args = ["--hyp", write(tmp_path, "short.txt", ["好的", "多喝水"])]
     else:
@@ -226,7 +228,8 @@ def test_classify_compares_systems(tmp_path):
     gold = write(tmp_path, "gold.txt", gold_labels)
     base = write(tmp_path, "base.txt", ["内科"] * len(gold_labels))
     good = write(tmp_path, "good.txt", gold_labels)
-    args = ["evaluate", "classify", "--gold", gold, "--pred", base, "--pred", good, "--n-boot", "50", "--n-trials", "100"]
+    args = ["evaluate", "classify", "--gold", gold, "--pred", base, "--pred", good, "--n-boot", "50",
+            "--n-trials", "100"]
     code, out, err = run(*args, "--json")
     assert code == 0, err
     accuracy = _strict_json(out)["comparisons"][str(good)]["accuracy"]

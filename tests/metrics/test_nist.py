@@ -86,7 +86,8 @@ def test_fixed_pool_rows_and_segment_scores(corpus):
     # Swapping hypotheses with another system's keeps the references, so summed rows score the mixed corpus.
     other = [h[::-1] for h in hyps]
     mixed = [h if i % 2 else o for i, (h, o) in enumerate(zip(hyps, other))]
-    rows = np.where((np.arange(len(hyps)) % 2)[:, None] == 1, stats.fixed_pool_rows(), stats_of(other).fixed_pool_rows())
+    odd = (np.arange(len(hyps)) % 2 == 1)[:, None]
+    rows = np.where(odd, stats.fixed_pool_rows(), stats_of(other).fixed_pool_rows())
     assert stats.score_fixed_pool(rows.sum(axis=0)) == pytest.approx(corpus_nist(mixed, refs), abs=1e-9)
     for row, hyp, ref_set in zip(stats.segment_scores(), hyps, refs):
         assert list(row) == pytest.approx(corpus_nist([hyp], [ref_set]), abs=1e-12)
