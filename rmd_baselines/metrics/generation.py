@@ -45,6 +45,10 @@ FAMILIES = ("paper", "dstc7")
 REPORT_KEYS = ("bleu2", "bleu4", "nist4", "meteor", "entropy4", "dist1", "dist2")
 MAX_ORDER = 4
 _DIVERSITY_KEYS = ("entropy4", "dist1", "dist2")
+# Metrics whose bootstrap replicates are biased, so that their intervals are shifted (see `bootstrap`): the pooled
+# diversity metrics of both families, and dstc7 NIST, whose information weights come from the pooled references.
+_BIASED = tuple(f"{family}.{key}" for family in FAMILIES for key in _DIVERSITY_KEYS) + ("dstc7.nist4",)
+_SHIFTED_NAMES = "Entropy/Dist and dstc7 NIST"
 # Columns of `GenerationStats.paper_segments`, and the keys of per-segment scores in both families.
 SEGMENT_KEYS = ("bleu2", "bleu4", "nist4", "meteor")
 
@@ -287,8 +291,15 @@ class SystemStatistics:
         self.nll = nll
         self.ppl_variant = ppl_variant
         self.perplexity = PerplexityStats(nll) if nll is not None else None
-        self.rows = stats.linear_rows()
+        self._rows: dict[str, np.ndarray] | None = None
         self._own_counts: dict[int, PooledCounts] | None = None
+
+    @property
+    def rows(self) -> dict[str, np.ndarray]:
+        """`GenerationStats.linear_rows`, computed on first use (plain scoring never needs them)."""
+        if self._rows is None:
+            self._rows = self.stats.linear_rows()
+        return self._rows
 
     def observed(self) -> dict[str, float]:
         values = self.stats.statistic()
@@ -329,7 +340,11 @@ class SystemStatistics:
         values.update(self._diversity(self._own_counts, weights)[0])
         if self.perplexity is not None:
             values.update(self._perplexities(self.perplexity, weights))
-        return values
+        return self._in_report_order(values)
+
+    def _in_report_order(self, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {f"{family}.{key}": values[f"{family}.{key}"] for family in self.families
+                for key in (*REPORT_KEYS, "perplexity") if f"{family}.{key}" in values}
 
     def randomization(self, other: "SystemStatistics"):
         """The function of a (trials x segments) boolean mask giving the metrics of both pseudo-systems: the first
@@ -360,7 +375,7 @@ class SystemStatistics:
                 if both is not None:
                     stacked = np.hstack([taken, 1.0 - taken]) if side == 0 else np.hstack([1.0 - taken, taken])
                     values.update(self._perplexities(both, stacked))
-                out.append(values)
+                out.append(self._in_report_order(values))
             return out[0], out[1]
 
         return pseudo_systems
@@ -417,16 +432,17 @@ def _score_systems(hyps_by_system: Sequence[Sequence[str]], refs: Sequence[Seque
 
 
 def _add_intervals(report: dict, replicates: Mapping[str, np.ndarray], n_boot: int, seed: int) -> None:
-    """95 % intervals of one system's metrics from its bootstrap replicates (Entropy/Dist bias-shifted)."""
+    """95 % intervals of one system's metrics from its bootstrap replicates (Entropy/Dist, dstc7 NIST bias-shifted)."""
     families = [fam for fam in FAMILIES if fam in report]
-    shifted = {f"{fam}.{key}": report[fam][key] for fam in families for key in _DIVERSITY_KEYS}
-    ranges = {f"{fam}.{key}": (0.0, math.inf if key.startswith("entropy") else 1.0)
-              for fam in families for key in _DIVERSITY_KEYS}
+    shifted = {name: report[name.split(".")[0]][name.split(".")[1]] for name in _BIASED
+               if name.split(".")[0] in families}
+    ranges = {name: (0.0, 1.0 if ".dist" in name else math.inf) for name in shifted}
     bounds = intervals(replicates, bias_shift=shifted, limits=ranges)
     for fam in families:
         report[fam]["ci"] = {key.split(".", 1)[1]: [significance.finite_or_none(value) for value in pair]
                              for key, pair in bounds.items() if key.startswith(fam + ".")}
-        report[fam]["ci_method"] = f"percentile-bootstrap,95%,n_boot:{n_boot},seed:{seed},entropy/dist:bias-shifted"
+        report[fam]["ci_method"] = (f"percentile-bootstrap,95%,n_boot:{n_boot},seed:{seed},entropy/dist"
+                                    f"{'/nist' if fam == 'dstc7' else ''}:bias-shifted")
 
 
 def _evaluate(hyps, refs, tokenize="char", family="both", logprobs=None, ci=False, seed=0, n_boot=1000,
@@ -472,8 +488,7 @@ def _compare(systems, refs, tokenize="char", family="both", logprobs=None, n_boo
     scored, reports = _score_systems(hyps_by_system, refs, tokenize, family, logprobs, paper_smoothing,
                                      dstc7_normalize, ppl_variant, **metric_options)
     families = scored[0].families
-    shifted = {f"{fam}.{key}" for fam in families for key in _DIVERSITY_KEYS}
-    tests = significance.paired_tests(scored, n_boot, n_trials, seed, bias_shifted=shifted)
+    tests = significance.paired_tests(scored, n_boot, n_trials, seed, bias_shifted=_BIASED)
     if ci:
         for report, replicates in zip(reports, tests["replicates"]):
             _add_intervals(report, replicates, n_boot, seed)
@@ -482,7 +497,7 @@ def _compare(systems, refs, tokenize="char", family="both", logprobs=None, n_boo
         comparisons[name] = {fam: {key.split(".", 1)[1]: result for key, result in results.items()
                                    if key.startswith(fam + ".")} for fam in families}
     result = {"systems": names, "baseline": names[0], "n_segments": scored[0].n,
-              "method": significance.method_description(n_boot, n_trials, seed),
+              "method": significance.method_description(n_boot, n_trials, seed, _SHIFTED_NAMES),
               "scores": dict(zip(names, reports)), "comparisons": comparisons}
     return result, scored, names, hyps_by_system
 
@@ -640,8 +655,8 @@ def format_comparison(result: Mapping) -> str:
                 _DIGITS[key][0 if fam == "paper" else 1], scale)
         title = "paper family (BLEU/NIST/METEOR ×100)" if fam == "paper" else "dstc7 family (raw)"
         blocks.append(title + "\n" + render(header, rows, left=2))
-    notes = significance.comparison_notes(result) + ([_SCALE_NOTE] if "paper" in scores[names[0]] else [])
-    notes += _signature_notes(scores) + _interval_notes(scores)
+    notes = significance.comparison_notes(result, _SHIFTED_NAMES)
+    notes += ([_SCALE_NOTE] if "paper" in scores[names[0]] else []) + _signature_notes(scores) + _interval_notes(scores)
     return "\n\n".join(blocks) + "\n\n" + "\n".join(notes)
 
 

@@ -10,9 +10,9 @@ text: each system's metrics are recomputed exactly from its per-segment sufficie
 every system: ``numpy.random.default_rng(seed).integers(0, n, size=(B, n))`` -- the draw of sacrebleu's
 ``--paired-bs`` (its ``rng.choice``) and of the ``--ci`` intervals of `bootstrap`. δ*_r is the difference on
 replicate r.
-- 95 % interval of δ: the 2.5th and 97.5th percentiles of δ*_r. For Entropy/Dist, whose resamples are biased
-  downward (a resample repeats segments, so it has fewer distinct n-grams), the interval is shifted by
-  δ - mean(δ*), as `bootstrap` does for one system's intervals.
+- 95 % interval of δ: the 2.5th and 97.5th percentiles of δ*_r. For Entropy/Dist and dstc7 NIST, whose resamples
+  are biased (a resample repeats segments, so it has fewer distinct n-grams and less rare ones), the interval is
+  shifted by δ - mean(δ*), as `bootstrap` does for one system's intervals.
 - p-value: the replicates are shifted to the null hypothesis (mean 0) and compared with the observed difference,
   p = (1 + #{r : |δ*_r - mean δ*| ≥ |δ|}) / (1 + B) (Efron & Tibshirani 1993, ch. 16; the +1 counts the observed
   set among the resamples). ``win_rate`` is Koehn's reading of the same replicates: the share of resamples where
@@ -194,15 +194,17 @@ def paired_tests(systems: Sequence[Comparable], n_boot: int = DEFAULT_RESAMPLES,
     return {"observed": observed, "replicates": replicates, "comparisons": comparisons}
 
 
-def method_description(n_boot: int, n_trials: int, seed: int) -> dict:
-    """The settings and definitions of `paired_tests`, for a JSON result."""
+def method_description(n_boot: int, n_trials: int, seed: int, shifted: str = "") -> dict:
+    """The settings and definitions of `paired_tests`, for a JSON result (``shifted``: the metrics whose
+    intervals are shifted by their bootstrap bias)."""
     return {
         "baseline": "the first system; every other system is tested against it",
         "seed": seed,
         "bootstrap": {"resamples": n_boot, "draw": "numpy default_rng(seed).integers(0, n, size=(resamples, n))",
                       "p_value": "two-sided, replicates shifted to the null: (1 + #{|d* - mean d*| >= |d|}) / "
                                  "(1 + resamples)",
-                      "interval": "95% percentile interval of d* (Entropy/Dist shifted by d - mean d*)",
+                      "interval": "95% percentile interval of d*"
+                                  + (f" ({shifted} shifted by d - mean d*)" if shifted else ""),
                       "win_rate": "share of resamples where the system scores strictly higher"},
         "randomization": {"trials": n_trials,
                           "draw": "numpy default_rng(seed).integers(2, size=(trials, n), dtype=bool): swap per "
@@ -276,16 +278,18 @@ def comparison_rows(label: str, names: Sequence[str], scores: Sequence[float | N
     return rows
 
 
-def comparison_notes(result: Mapping) -> list[str]:
-    """The lines under a comparison table: baseline, resamples, trials, seed and what the columns mean."""
+def comparison_notes(result: Mapping, shifted: str = "") -> list[str]:
+    """The lines under a comparison table: baseline, resamples, trials, seed and what the columns mean (``shifted``
+    names the metrics whose intervals are shifted by their bootstrap bias)."""
     method = result["method"]
     boot, trials = method["bootstrap"]["resamples"], method["randomization"]["trials"]
     return [
         f"Baseline: {result['baseline']}. Paired bootstrap: {boot} resamples; approximate randomization: "
         f"{trials} trials; seed {method['seed']}.",
-        "Δ = system - baseline. 95% CI of Δ: percentile interval of the bootstrap differences (Entropy/Dist shifted "
-        "by their bias). p (bootstrap): two-sided, differences shifted to the null, (1 + #{|Δ* - mean Δ*| >= |Δ|}) / "
-        f"(1 + {boot}). p (AR): approximate randomization, (1 + #{{trials with |Δ'| >= |Δ|}}) / (1 + {trials}).",
+        "Δ = system - baseline. 95% CI of Δ: percentile interval of the bootstrap differences"
+        f"{f' ({shifted} shifted by their bias)' if shifted else ''}. p (bootstrap): two-sided, differences shifted "
+        f"to the null, (1 + #{{|Δ* - mean Δ*| >= |Δ|}}) / (1 + {boot}). p (AR): approximate randomization, "
+        f"(1 + #{{trials with |Δ'| >= |Δ|}}) / (1 + {trials}).",
         "* every p-value of the difference < 0.05; ** < 0.01.",
     ]
 
