@@ -6,9 +6,9 @@ Every stage runs the command line in a child process; its wall and CPU seconds a
 2. train: ``rmd-baseline train respond --data SAMPLE --model NAME --seed 0 --out WORK/models/NAME`` for retrieval,
    ngram and rerank (each on the protocol's train split of the sample, the same one ``data split`` wrote);
 3. respond: ``rmd-baseline respond --input WORK/split/test.instances.jsonl --model WORK/models/NAME --json``; the
-   responses become ``WORK/hyp/NAME.jsonl`` (``{"text": response}`` a line);
-4. compare: in ``WORK/hyp``, ``rmd-baseline evaluate generate --hyp retrieval.jsonl --hyp ngram.jsonl --hyp
-   rerank.jsonl --ref ../split/test.instances.jsonl --seed 0`` (1,000 bootstrap resamples, 10,000 randomization
+   responses become ``WORK/NAME.jsonl`` (``{"text": response}`` a line);
+4. compare: in ``WORK``, ``rmd-baseline evaluate generate --hyp retrieval.jsonl --hyp ngram.jsonl --hyp
+   rerank.jsonl --ref split/test.instances.jsonl --seed 0`` (1,000 bootstrap resamples, 10,000 randomization
    trials), with ``--json`` for the numbers and without for the table.
 
 Writes ``benchmarks/results/compare.json`` (the comparison's JSON, every stage's cost, the commands) and
@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,25 +57,25 @@ def main() -> None:
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "work" / "compare"))
     args = parser.parse_args()
     work = Path(args.work).resolve()
-    split, models, hyp_dir = work / "split", work / "models", work / "hyp"
-    for folder in (work, models, hyp_dir):
-        folder.mkdir(parents=True, exist_ok=True)
-    sample = os.path.relpath(SAMPLE, ROOT)
+    models = work / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    here = lambda path: os.path.relpath(path, ROOT)  # noqa: E731 -- commands as typed from the checkout
+    sample = here(SAMPLE)
     stages = [stage("split", ["data", "split", sample, "--task", "respond", "--seed", str(SEED),
-                              "--out", str(split)])]
-    instances = split / "test.instances.jsonl"
+                              "--out", here(work / "split")])]
+    instances = work / "split" / "test.instances.jsonl"
     for name in RESPONDERS:
         stages.append(stage(f"train {name}", ["train", "respond", "--data", sample, "--model", name,
-                                              "--seed", str(SEED), "--out", str(models / name)]))
+                                              "--seed", str(SEED), "--out", here(models / name)]))
         replies = work / f"{name}.replies.jsonl"
-        stages.append(stage(f"respond {name}", ["respond", "--input", str(instances), "--model", str(models / name),
+        stages.append(stage(f"respond {name}", ["respond", "--input", here(instances), "--model", here(models / name),
                                                 "--json"], stdout_path=replies))
         with open(replies, encoding="utf-8") as handle:
-            write_jsonl(hyp_dir / f"{name}.jsonl", ({"text": json.loads(line)["response"]} for line in handle))
+            write_jsonl(work / f"{name}.jsonl", ({"text": json.loads(line)["response"]} for line in handle))
     compare = ["evaluate", "generate", *(arg for name in RESPONDERS for arg in ("--hyp", f"{name}.jsonl")),
-               "--ref", os.path.relpath(instances, hyp_dir), "--seed", str(SEED)]
-    stages.append(stage("compare (--json)", [*compare, "--json"], cwd=hyp_dir))
-    stages.append(stage("compare (table)", compare, cwd=hyp_dir))
+               "--ref", os.path.relpath(instances, work), "--seed", str(SEED)]
+    stages.append(stage("compare (--json)", [*compare, "--json"], cwd=work))
+    stages.append(stage("compare (table)", compare, cwd=work))
     comparison = json.loads(stages[-2].pop("stdout"))
     table = stages[-1].pop("stdout").rstrip("\n")
     for entry in stages:
@@ -92,12 +93,12 @@ def main() -> None:
 
 def example(result: dict) -> str:
     """The README block: how the files were made, the command and the table it printed."""
-    return "\n".join([
-        f"On the bundled sample's {result['test_instances']:,} test instances (`data split --task respond`), with "
-        "each responder trained by `train respond --model NAME` and its answers from `respond --input "
-        "test.instances.jsonl --json` written one `{\"text\": ...}` a line (`benchmarks/bench_compare.py` does all "
-        "of it):", "",
-        "```", f"{result['table_command']}", "", result["table"], "```"])
+    how = (f"On the bundled sample's {result['test_instances']:,} test instances (`data split --task respond` writes "
+           "them to `split/test.instances.jsonl`, whose `text` field is the reference), each responder trained with "
+           "`train respond --model NAME`, its answers from `respond --input split/test.instances.jsonl --json` "
+           "written one `{\"text\": ...}` a line to `NAME.jsonl`:")
+    return "\n".join([*textwrap.wrap(how, width=117, break_on_hyphens=False), "",
+                      "```", result["table_command"], "", result["table"], "```"])
 
 
 def render(result: dict) -> str:

@@ -37,6 +37,8 @@ BENCHMARKS = [
     ("lm", "bench_lm.py", [], "--data-dir",
      "Kneser-Ney language model: training, kenlm loading, perplexity, generation speed"),
     ("metrics", "bench_metrics.py", [], "--shared-data", "Metric speed beside sacrebleu and nltk"),
+    ("compare", "bench_compare.py", [], None,
+     "Comparing systems: our three responders on the bundled sample, with paired tests (the README example)"),
     ("synth", "bench_synth.py", ["--repeats", "2"], None,
      "Synthetic corpus generator at 1,000,000 dialogues; the bundled sample's statistics"),
     ("scale", "bench_scale.py", [], None,

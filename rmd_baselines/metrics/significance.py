@@ -178,8 +178,8 @@ def paired_tests(systems: Sequence[Comparable], n_boot: int = DEFAULT_RESAMPLES,
         for key in keys:
             difference = system[key] - baseline[key]
             tolerance = tie_tolerance(baseline[key], system[key])
-            result = {"baseline": baseline[key], "system": system[key], "difference": difference,
-                      "ci95": None, "p_bootstrap": None, "win_rate": None, "p_randomization": None}
+            result = {"baseline": finite_or_none(baseline[key]), "system": finite_or_none(system[key]),
+                      "difference": finite_or_none(difference), "ci95": None, "p_bootstrap": None, "win_rate": None, "p_randomization": None}
             if n_boot:
                 deltas = replicates[index][key] - replicates[0][key]
                 result["ci95"] = _interval(deltas, difference, key in bias_shifted, level)
@@ -250,7 +250,7 @@ P_COLUMNS = (("p (bootstrap)", "p_bootstrap"), ("p (AR)", "p_randomization"))
 def _p_cell(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}"
+    return f"{value:.4f}" if value >= 5e-5 else f"{value:.1e}"
 
 
 def comparison_rows(label: str, names: Sequence[str], scores: Sequence[float | None],
