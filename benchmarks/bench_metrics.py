@@ -14,10 +14,14 @@ Timed (median of --runs, one process, BLAS/OpenMP pinned to one thread):
 - ``nltk_sentence_loops``: the paper family's per-segment NLTK calls (sentence_bleu for BLEU-2 and BLEU-4,
   sentence_nist, single_meteor_score) -- WordNet data is not installed here, so NLTK's METEOR gets an empty
   synonym source (exact and Porter-stem matches only); values compared with our paper family.
+- ``comparison``: `compare_generation` on 3 systems x 2,000 segments (see `comparison_systems`), every metric of
+  both families, 1,000 bootstrap resamples and 10,000 randomization trials, seed 0 -- each run in a fresh child
+  process (its own CPU and wall seconds for the comparison, tokenization included, and the child's peak RSS);
+  the runs' results are compared to check that the p-values are deterministic for the seed.
 
 Writes ``benchmarks/results/metrics.json`` and ``benchmarks/results/metrics.md``.
 
-    python benchmarks/bench_metrics.py [--shared-data ../shared/data] [--runs 5] [--pairs 10000]
+    python benchmarks/bench_metrics.py [--shared-data ../shared/data] [--runs 5] [--pairs 10000] [--compare-runs 3]
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from rmd_baselines.corpus.writer import write_json, write_text  # noqa: E402
 from rmd_baselines.metrics.bleu import corpus_bleu  # noqa: E402
 from rmd_baselines.metrics.generation import evaluate_generation  # noqa: E402
 from rmd_baselines.text import get_tokenizer  # noqa: E402
+from timing import run_child  # noqa: E402
 
 CORPORA = ("imcs_v2_dev", "covid_zh", "toyhom_im")
 RESULTS = ROOT / "benchmarks" / "results"
@@ -186,13 +191,96 @@ def golden_agreement(vector_dir: Path) -> dict:
     return worst
 
 
+COMPARISON = {"systems": 3, "segments": 2000, "n_boot": 1000, "n_trials": 10000, "seed": 0, "target_seconds": 60.0}
+
+
+def comparison_systems(pairs: list[tuple[str, str]], segments: int) -> tuple[dict, list]:
+    """Three systems answering the first ``segments`` references: the doctor turn before each reference (related
+    text), and real doctor turns from ``segments`` and 2 x ``segments`` pairs further on (unrelated text)."""
+    hyps = [h for h, _ in pairs]
+    refs = [[r] for _, r in pairs[:segments]]
+    systems = {"previous_turn": hyps[:segments]}
+    for offset, name in ((segments, "other_turn_1"), (2 * segments, "other_turn_2")):
+        systems[name] = [hyps[(i + offset) % len(hyps)] for i in range(segments)]
+    return systems, refs
+
+
+def comparison_child(data_path: str) -> None:
+    """One timed comparison, in a fresh process; prints its seconds and result as JSON."""
+    with open(data_path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    from rmd_baselines.metrics.generation import compare_generation
+
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    result = compare_generation(data["systems"], data["refs"], tokenize="char", family="both",
+                                n_boot=COMPARISON["n_boot"], n_trials=COMPARISON["n_trials"], seed=COMPARISON["seed"])
+    seconds = {"cpu": time.process_time() - start_cpu, "wall": time.perf_counter() - start_wall}
+    print(json.dumps({"seconds": seconds, "result": result}, ensure_ascii=False, allow_nan=False))
+
+
+def time_comparison(pairs: list[tuple[str, str]], runs: int) -> dict:
+    """The comparison row: ``runs`` child processes, medians of their CPU and wall seconds, their peak RSS."""
+    import tempfile
+
+    systems, refs = comparison_systems(pairs, COMPARISON["segments"])
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as handle:
+        json.dump({"systems": systems, "refs": refs}, handle, ensure_ascii=False)
+    try:
+        children = [run_child([sys.executable, __file__, "--comparison-child", handle.name]) for _ in range(runs)]
+    finally:
+        os.unlink(handle.name)
+    outputs = [json.loads(child["stdout"]) for child in children]
+    cpu = [output["seconds"]["cpu"] for output in outputs]
+    wall = [output["seconds"]["wall"] for output in outputs]
+    result = outputs[0]["result"]
+    p_values = {name: {key: [comparison["dstc7"][key]["p_bootstrap"], comparison["dstc7"][key]["p_randomization"]]
+                       for key in ("bleu4", "nist4", "meteor", "entropy4", "dist2")}
+                for name, comparison in result["comparisons"].items()}
+    return {**COMPARISON, "runs": runs, "cpu_seconds_runs": [round(x, 3) for x in cpu],
+            "wall_seconds_runs": [round(x, 3) for x in wall], "cpu_seconds_median": round(statistics.median(cpu), 3),
+            "wall_seconds_median": round(statistics.median(wall), 3),
+            "peak_rss_mib_max": round(max(child["peak_rss_bytes"] for child in children) / 2**20, 1),
+            "deterministic_for_seed": all(output["result"] == result for output in outputs),
+            "dstc7_p_values_bootstrap_randomization": p_values}
+
+
+def render_comparison(comparison: dict) -> list[str]:
+    target = comparison["target_seconds"]
+    lines = [
+        "## Comparing systems", "",
+        f"`compare_generation`: {comparison['systems']} systems x {comparison['segments']:,} segments (the doctor turn "
+        "before each reference, and two unrelated real doctor turns), every metric of both families, "
+        f"{comparison['n_boot']:,} bootstrap resamples and {comparison['n_trials']:,} randomization trials, seed "
+        f"{comparison['seed']}; {comparison['runs']} runs, each in a fresh process (tokenization and scoring "
+        "included).",
+        "",
+        "| what | CPU s (median) | wall s (median) | CPU s, all runs | peak RSS MiB |",
+        "|---|---:|---:|---|---:|",
+        f"| comparison, 3 x 2,000 | {comparison['cpu_seconds_median']:.2f} | {comparison['wall_seconds_median']:.2f} | "
+        f"{', '.join(f'{x:.2f}' for x in comparison['cpu_seconds_runs'])} | {comparison['peak_rss_mib_max']:.0f} |",
+        "",
+        f"- Target 'under {target:.0f} s': CPU "
+        f"{'met' if comparison['cpu_seconds_median'] < target else 'MISSED'}, wall "
+        f"{'met' if comparison['wall_seconds_median'] < target else 'MISSED'}.",
+        f"- Same p-values in every run (seed {comparison['seed']}): "
+        f"{'yes' if comparison['deterministic_for_seed'] else 'NO'}.",
+        "",
+    ]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--pairs", type=int, default=10000)
     parser.add_argument("--vectors", default=None, help="golden vectors (default: metrics-vectors beside --shared-data)")
+    parser.add_argument("--compare-runs", type=int, default=3, help="runs of the comparison row")
+    parser.add_argument("--comparison-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.comparison_child:
+        comparison_child(args.comparison_child)
+        return
     vector_dir = Path(args.vectors) if args.vectors else Path(args.shared_data).parent / "metrics-vectors"
 
     pairs, used = real_pairs(Path(args.shared_data), args.pairs)
@@ -253,7 +341,12 @@ def main() -> None:
                    "sacrebleu_bleu4": sacre_score, "ours_corpus_bleu4": ours_bleu[3], "nltk_paper_family": nltk_values},
         "agreement": agreement,
         "golden_agreement": golden_agreement(vector_dir) if vector_dir.is_dir() else None,
+        "comparison": time_comparison(pairs, args.compare_runs),
     }
+    comparison, limit = result["comparison"], COMPARISON["target_seconds"]
+    result["targets"].update(comparison_3x2000_under_60s_cpu=comparison["cpu_seconds_median"] < limit,
+                             comparison_3x2000_under_60s_wall=comparison["wall_seconds_median"] < limit,
+                             comparison_p_values_deterministic_for_a_seed=comparison["deterministic_for_seed"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json(RESULTS / "metrics.json", result)
     write_text(RESULTS / "metrics.md", render(result))
@@ -320,6 +413,8 @@ def render(result: dict) -> str:
     for family, values in scores.items():
         lines.append(f"| {family} | " + " | ".join(f"{v:.4f}" for v in values.values()) + " |")
     lines += ["", "NLTK's METEOR ran without WordNet (not installed): exact and Porter-stem matches only.", ""]
+    if result.get("comparison"):
+        lines += render_comparison(result["comparison"])
     return "\n".join(lines)
 
 

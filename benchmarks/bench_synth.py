@@ -29,10 +29,8 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -45,6 +43,7 @@ from rmd_baselines.corpus.synth import (  # noqa: E402
     ENGLISH_NAMES, GENERATOR_VERSION, generate_dialogues, write_synthetic_corpus)
 from rmd_baselines.metrics.classification import classification_scores  # noqa: E402
 from rmd_baselines.persist import file_sha256  # noqa: E402
+from timing import run_child  # noqa: E402
 from rmd_baselines.tasks import (  # noqa: E402
     ClassificationSettings, GenerationSettings, build_classification_task, build_generation_task)
 
@@ -63,23 +62,6 @@ PAPER_TABLE2 = {"dialogues": 2637, "utterances": 24255, "utterances_mean": 9.20,
                 "utterances_min": 2, "utterances_max": 48, "doctors": 59, "dialogues_per_doctor_min": 4,
                 "dialogues_per_doctor_max": 184, "departments": 17}
 CALIBRATION_C = (1.0, 10.0)
-
-
-
-def run_child(command: list[str]) -> dict:
-    """Run a child process; its wall time, CPU time and peak RSS (its own rusage, via wait4)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    stdout, stderr = proc.stdout.read(), proc.stderr.read()
-    proc.stdout.close()
-    proc.stderr.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}): {stderr.decode('utf-8', 'replace')}")
-    return {"wall_seconds": wall, "cpu_seconds": usage.ru_utime + usage.ru_stime,
-            "peak_rss_bytes": usage.ru_maxrss * 1024, "stdout": stdout.decode("utf-8")}
 
 
 def measure_scale(sizes: list[int], repeats: int, fmt: str, seed: int) -> dict:

@@ -37,6 +37,8 @@ BENCHMARKS = [
     ("lm", "bench_lm.py", [], "--data-dir",
      "Kneser-Ney language model: training, kenlm loading, perplexity, generation speed"),
     ("metrics", "bench_metrics.py", [], "--shared-data", "Metric speed beside sacrebleu and nltk"),
+    ("compare", "bench_compare.py", [], None,
+     "Comparing systems: our three responders on the bundled sample, with paired tests (the README example)"),
     ("synth", "bench_synth.py", ["--repeats", "2"], None,
      "Synthetic corpus generator at 1,000,000 dialogues; the bundled sample's statistics"),
     ("scale", "bench_scale.py", [], None,
@@ -114,7 +116,10 @@ def targets_of(name: str, data: dict) -> list[tuple[str, str, bool]]:
             for row in range(len(rows)):
                 target, _, met = rows[row]
                 clock, times = ("wall", wall) if target.endswith("wall") else ("CPU", cpu)
-                if "bleu" in target:
+                if target.startswith("comparison"):
+                    seconds = data["comparison"][f"{clock.lower()}_seconds_median"]
+                    measured = f"{seconds} s ({clock})" if "under" in target else "same p-values in every run"
+                elif "bleu" in target:
                     measured = (f"ours {times.get('ours_corpus_bleu')} s, sacrebleu "
                                 f"{times.get('sacrebleu_corpus_bleu')} s ({clock})")
                 else:

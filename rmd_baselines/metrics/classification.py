@@ -20,6 +20,8 @@ import numpy as np
 
 from ..errors import DataError, UsageError
 from .. import paper
+from . import significance
+from .bootstrap import intervals
 from .score import make_signature
 from .tables import fmt, render
 
@@ -140,11 +142,14 @@ def _rankings(scores, labels: Sequence | None, n: int) -> list[list]:
 
 
 class ClassificationStats:
-    """Labels and rankings of a scored set, recomputable for bootstrap weights over samples."""
+    """Labels and rankings of a scored set, recomputable for bootstrap weights over samples, and comparable with
+    another system's on the same samples (`significance.paired_tests`)."""
 
     def __init__(self, y_true: Sequence, y_pred: Sequence, rankings: Sequence[Sequence] | None = None,
                  zero_division: float = 0.0):
         _check_lengths(y_true, y_pred)
+        self.y_true, self.y_pred, self.rankings = list(y_true), list(y_pred), rankings
+        self.n = len(self.y_true)
         self.labels = _label_set(y_true, y_pred)
         index = {label: i for i, label in enumerate(self.labels)}
         self.true_idx = np.asarray([index[t] for t in y_true], dtype=np.int64)
@@ -167,6 +172,33 @@ class ClassificationStats:
             result["top3_accuracy"] = float((self.top3.sum() if w is None else w @ self.top3) / total)
             result["mrr"] = float((self.rr.sum() if w is None else w @ self.rr) / total)
         return result
+
+
+    def observed(self) -> dict[str, float]:
+        return self.scores()
+
+    def replicates(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Every metric for each row of a (replicates x samples) matrix of multiplicities."""
+        rows = [self.scores(row) for row in np.asarray(weights, dtype=np.float64)]
+        return {key: np.array([row[key] for row in rows]) for key in rows[0]}
+
+    def randomization(self, other: "ClassificationStats"):
+        """The function of a (trials x samples) boolean mask giving the metrics of both pseudo-systems: the first
+        takes this system's prediction where the mask is True and ``other``'s elsewhere, the second the reverse.
+        Each is scored over the stacked samples of both systems weighted by the mask, so its label set is its own."""
+        if (self.rankings is None) != (other.rankings is None):
+            raise UsageError("ranked predictions (scores) are needed for every system or for none")
+        rankings = None if self.rankings is None else list(self.rankings) + list(other.rankings)
+        stacked = ClassificationStats(self.y_true + other.y_true, self.y_pred + other.y_pred, rankings,
+                                      self.zero_division)
+
+        def pseudo_systems(masks: np.ndarray) -> tuple[dict, dict]:
+            taken = np.asarray(masks, dtype=np.float64)
+            first = stacked.replicates(np.hstack([taken, 1.0 - taken]))
+            second = stacked.replicates(np.hstack([1.0 - taken, taken]))
+            return first, second
+
+        return pseudo_systems
 
 
 def classification_signature(zero_division: float = 0.0) -> str:
@@ -192,10 +224,91 @@ def classification_scores(y_true: Sequence, y_pred: Sequence, scores=None, zero_
     if ci:
         from .bootstrap import bootstrap_ci
 
-        intervals = bootstrap_ci(stats.scores, len(y_true), n_boot=n_boot, seed=seed)
-        result["ci"] = {key: list(bounds) for key, bounds in intervals.items()}
+        bounds = bootstrap_ci(stats.scores, len(y_true), n_boot=n_boot, seed=seed)
+        result["ci"] = {key: list(pair) for key, pair in bounds.items()}
         result["ci_method"] = f"percentile-bootstrap,95%,n_boot:{n_boot},seed:{seed}"
     return result
+
+
+def compare_classification(y_true: Sequence, predictions: Mapping[str, Sequence] | Sequence[Sequence],
+                           scores: Mapping[str, Any] | Sequence | None = None, labels: Sequence | None = None,
+                           zero_division: float = 0.0, n_boot: int = significance.DEFAULT_RESAMPLES,
+                           n_trials: int = significance.DEFAULT_TRIALS, seed: int = 0, ci: bool = False,
+                           names: Sequence[str] | None = None) -> dict:
+    """Score several systems' labels on the same samples and test each against the first (`significance`).
+
+    ``predictions`` maps names to predicted labels (or is a list, named system1, system2...); ``scores``, when
+    given, has one entry per system (as in `classification_scores`) and adds top-3 accuracy and MRR. Every metric
+    is tested with the paired bootstrap (``n_boot``) and approximate randomization (``n_trials``; 0 skips it), both
+    seeded with ``seed``; accuracy also with McNemar's exact test (``p_mcnemar``, and the discordant counts
+    ``baseline_only`` / ``system_only``). Returns ``{"systems", "baseline", "n", "method", "scores": {name: result
+    as classification_scores'}, "comparisons": {name: {key: result}}}``; ``ci=True`` adds each system's intervals.
+    """
+    names = significance.named(list(names) if names is not None else significance.comparison_names(predictions))
+    preds = list(predictions.values()) if isinstance(predictions, Mapping) else list(predictions)
+    if not preds or len(names) != len(preds):
+        raise UsageError(f"{len(preds)} prediction lists for {len(names)} system names")
+    score_lists = [None] * len(preds)
+    if scores is not None:
+        score_lists = list(scores.values()) if isinstance(scores, Mapping) else list(scores)
+        if len(score_lists) != len(preds) or any(entry is None for entry in score_lists):
+            raise UsageError(f"scores are needed for every system or for none ({len(preds)} systems)")
+    systems, results = [], []
+    for pred, system_scores in zip(preds, score_lists):
+        _check_lengths(y_true, pred)
+        rankings = _rankings(system_scores, labels, len(y_true)) if system_scores is not None else None
+        stats = ClassificationStats(y_true, pred, rankings, zero_division)
+        result = stats.scores()
+        result["signature"] = classification_signature(zero_division)
+        systems.append(stats)
+        results.append(result)
+    tests = significance.paired_tests(systems, n_boot, n_trials, seed)
+    if ci:
+        for result, replicates in zip(results, tests["replicates"]):
+            result["ci"] = {key: [significance.finite_or_none(v) for v in bounds]
+                            for key, bounds in intervals(replicates).items()}
+            result["ci_method"] = f"percentile-bootstrap,95%,n_boot:{n_boot},seed:{seed}"
+    baseline_correct = [truth == guess for truth, guess in zip(y_true, preds[0])]
+    comparisons = {}
+    for name, pred, compared in zip(names[1:], preds[1:], tests["comparisons"]):
+        exact = significance.mcnemar_exact(baseline_correct, [truth == guess for truth, guess in zip(y_true, pred)])
+        accuracy = compared["accuracy"]
+        accuracy.update(p_mcnemar=exact["p_value"], baseline_only=exact["baseline_only"],
+                        system_only=exact["system_only"])
+        accuracy["significance"] = significance.mark(
+            [accuracy["p_bootstrap"], accuracy["p_randomization"], accuracy["p_mcnemar"]])
+        comparisons[name] = compared
+    method = significance.method_description(n_boot, n_trials, seed)
+    method["mcnemar"] = ("accuracy: exact two-sided, min(1, 2 P(X <= min(b, c))), X ~ Binomial(b + c, 1/2); b, c = "
+                         "samples only the baseline / only the system gets right")
+    return {"systems": names, "baseline": names[0], "n": len(y_true), "method": method,
+            "scores": dict(zip(names, results)), "comparisons": comparisons}
+
+
+def format_classification_comparison(result: Mapping) -> str:
+    """A `compare_classification` result as text: each metric's score per system and, for every system after the
+    baseline, Δ (marked * / **), its 95 % interval, the bootstrap, randomization and (accuracy) McNemar p-values."""
+    names = result["systems"]
+    scores = result["scores"]
+    p_columns = (*significance.P_COLUMNS, ("p (McNemar)", "p_mcnemar"))
+    header = [*significance.COMPARISON_HEADER, *(title for title, _ in p_columns)]
+    row_keys = list(paper.CLASSIFY_ROWS)
+    if RANK_KEYS[0] in scores[names[0]]:
+        row_keys += [("top3_accuracy", "Top-3 acc."), ("mrr", "MRR")]
+    rows = []
+    for key, label in row_keys:
+        rows += significance.comparison_rows(label, names, [scores[name].get(key) for name in names],
+                                             [result["comparisons"][name].get(key) for name in names[1:]], 3,
+                                             p_columns=p_columns)
+    notes = significance.comparison_notes(result)
+    notes.insert(2, "p (McNemar): McNemar's exact test on the samples only one of the two gets right (accuracy).")
+    notes.append(f"Signature: {scores[names[0]]['signature']}")
+    for name in names:
+        if "ci" in scores[name]:
+            parts = [f"{key} [{'—' if low is None else f'{low:.3f}'}, {'—' if high is None else f'{high:.3f}'}]"
+                     for key, (low, high) in scores[name]["ci"].items()]
+            notes.append(f"{name} 95% CI: " + ", ".join(parts))
+    return render(header, rows, notes, left=2)
 
 
 def format_classification_table(results: Mapping[str, Mapping[str, float]], task: str | None = None) -> str:
@@ -225,19 +338,36 @@ def format_classification_table(results: Mapping[str, Mapping[str, float]], task
     return render(header, rows, notes)
 
 
+def _read_classification_inputs(gold_path: str, pred_paths: Sequence[str], scores_paths: Sequence[str]):
+    """Gold labels, predictions per system and score maps per system (or None), checked to be parallel."""
+    from .io import check_one_per_system, check_same_length, read_labels, read_score_maps
+
+    check_one_per_system("--scores", len(scores_paths), "--pred", len(pred_paths))
+    gold = read_labels(gold_path)
+    preds = []
+    for path in pred_paths:
+        preds.append(read_labels(path))
+        check_same_length(gold_path, len(gold), path, len(preds[-1]), "labels")
+    scores = []
+    for path in scores_paths:
+        scores.append(read_score_maps(path))
+        check_same_length(gold_path, len(gold), path, len(scores[-1]), "score maps")
+    return gold, preds, scores or None
+
+
 def evaluate_classification_files(gold_path: str, pred_path: str, scores_path: str | None = None,
                                   zero_division: float = 0.0, **options) -> dict:
     """`classification_scores` on label files (and a score file), checked to be parallel."""
-    from .io import check_same_length, read_labels, read_score_maps
-
-    gold = read_labels(gold_path)
-    pred = read_labels(pred_path)
-    check_same_length(gold_path, len(gold), pred_path, len(pred), "labels")
-    scores = None
-    if scores_path is not None:
-        scores = read_score_maps(scores_path)
-        check_same_length(gold_path, len(gold), scores_path, len(scores), "score maps")
-    result = classification_scores(gold, pred, scores=scores, zero_division=zero_division, **options)
+    gold, (pred,), scores = _read_classification_inputs(gold_path, [pred_path], [scores_path] if scores_path else [])
+    result = classification_scores(gold, pred, scores=scores[0] if scores else None, zero_division=zero_division,
+                                   **options)
     result["zero_division"] = zero_division
     result["n"] = len(gold)
     return result
+
+
+def compare_classification_files(gold_path: str, pred_paths: Sequence[str], scores_paths: Sequence[str] = (),
+                                 **options) -> dict:
+    """`compare_classification` on label files, each system named by its prediction file."""
+    gold, preds, scores = _read_classification_inputs(gold_path, list(pred_paths), list(scores_paths))
+    return compare_classification(gold, preds, scores=scores, names=[str(path) for path in pred_paths], **options)

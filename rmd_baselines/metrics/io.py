@@ -20,7 +20,7 @@ import os
 from typing import Any
 
 from ..corpus.reader import decode_line, iter_lines
-from ..errors import DataError
+from ..errors import DataError, UsageError
 
 
 def _lines(path: str) -> list[str]:
@@ -133,3 +133,10 @@ def check_same_length(reference_path: str, reference_count: int, path: str, coun
     if count != reference_count:
         raise DataError(f"{path}: {count} {what} but {reference_path} has {reference_count} "
                         "(the files must be parallel, one segment per line)")
+
+
+def check_one_per_system(option: str, given: int, system_option: str, systems: int) -> None:
+    """Per-system files (``--logprobs``, ``--scores``) come one per system file, in the same order, or not at all."""
+    if given and given != systems:
+        raise UsageError(f"{given} {option} files for {systems} {system_option} files: give one {option} per "
+                         f"{system_option}, in the same order, or none")

@@ -126,22 +126,75 @@ class NistStats:
             clip_cnt=np.asarray(clip_cnt, dtype=np.float64), prefix=prefix, order=order, n_grams=len(gram_ids),
         )
 
+    def _information(self, weights: np.ndarray, gid: np.ndarray) -> tuple[np.ndarray, float]:
+        """Information weights of the n-grams ``gid`` under the reference pool of the segment ``weights``, and the
+        pool's word count."""
+        a = self._arrays
+        pool = np.bincount(a["ref_gid"], weights=weights[a["ref_seg"]] * a["ref_cnt"], minlength=a["n_grams"])
+        ref_words = float(weights @ a["ref_words"])
+        prefix = a["prefix"][gid]
+        context = np.where(prefix >= 0, pool[np.maximum(prefix, 0)], ref_words)
+        return -np.log(pool[gid] / context) / _LOG2, ref_words
+
     def _scores_weighted(self, weights: np.ndarray) -> list[float]:
         if self._arrays is None:
             self._build_arrays()
         a = self._arrays
-        pool = np.bincount(a["ref_gid"], weights=weights[a["ref_seg"]] * a["ref_cnt"], minlength=a["n_grams"])
-        ref_words = float(weights @ a["ref_words"])
         used = weights[a["clip_seg"]] * a["clip_cnt"]
         keep = used > 0
         gid = a["clip_gid"][keep]
-        counts = pool[gid]
-        prefix = a["prefix"][gid]
-        context = np.where(prefix >= 0, pool[np.maximum(prefix, 0)], ref_words)
-        info = -np.log(counts / context) / _LOG2
+        info, ref_words = self._information(weights, gid)
         info_sums = np.bincount(a["order"][gid], weights=info * used[keep], minlength=self.max_order)
         totals = self._totals(weights)
         return mteval_nist(list(info_sums), totals, totals[0], ref_words, self.n_refs, self.max_order)
+
+    def fixed_pool_rows(self) -> np.ndarray:
+        """Per segment: its information-weighted matches of orders 1..N, with the information weights of the whole
+        corpus's reference pool, then its hypothesis n-gram totals t_1..t_N.
+
+        Swapping hypotheses between systems (approximate randomization) never moves a reference, so the pool stays
+        the corpus's and NIST of any mix of segments is `score_fixed_pool` of their summed rows.
+        """
+        if self._arrays is None:
+            self._build_arrays()
+        a = self._arrays
+        n, order = len(self.hyp_lens), self.max_order
+        info, _ = self._information(np.ones(n), a["clip_gid"])
+        matches = np.bincount(a["clip_seg"] * order + a["order"][a["clip_gid"]], weights=info * a["clip_cnt"],
+                              minlength=n * order).reshape(n, order)
+        return np.hstack([matches, np.maximum(self.hyp_lens[:, None] - np.arange(order), 0)])
+
+    def score_fixed_pool(self, sums: Sequence[float]) -> list[float]:
+        """Cumulative NIST-1..N from summed `fixed_pool_rows` (of any hypotheses scored against these references)."""
+        if self._arrays is None:
+            self._build_arrays()
+        n = self.max_order
+        return mteval_nist(sums[:n], sums[n:2 * n], sums[n], float(self._arrays["ref_words"].sum()), self.n_refs, n)
+
+    def segment_scores(self) -> np.ndarray:
+        """NIST-1..N of every segment scored as a corpus of its own (information weights and length from its own
+        references): the sentence-level NIST of this family, shape (segments, N)."""
+        if self._arrays is None:
+            self._build_arrays()
+        a = self._arrays
+        n, order = len(self.hyp_lens), self.max_order
+        keys = a["ref_seg"] * a["n_grams"] + a["ref_gid"]
+        ranking = np.argsort(keys, kind="stable")
+        sorted_keys, sorted_counts = keys[ranking], a["ref_cnt"][ranking]
+
+        def own_count(segment, gram):
+            position = np.minimum(np.searchsorted(sorted_keys, segment * a["n_grams"] + gram), len(sorted_keys) - 1)
+            return sorted_counts[position] if len(sorted_keys) else np.zeros(len(segment))
+
+        seg, gid = a["clip_seg"], a["clip_gid"]
+        prefix = a["prefix"][gid]
+        context = np.where(prefix >= 0, own_count(seg, np.maximum(prefix, 0)), a["ref_words"][seg])
+        info = -np.log(own_count(seg, gid) / context) / _LOG2
+        matches = np.bincount(seg * order + a["order"][gid], weights=info * a["clip_cnt"],
+                              minlength=n * order).reshape(n, order)
+        totals = np.maximum(self.hyp_lens[:, None] - np.arange(order), 0)
+        return np.array([mteval_nist(matches[i], totals[i], totals[i][0], a["ref_words"][i], self.n_refs, order)
+                         for i in range(n)]).reshape(n, order)
 
 
 def nltk_sentence_nist(matches: dict, ref_counts: Counter, hyp_len: int, ref_len: int, order: int) -> float:

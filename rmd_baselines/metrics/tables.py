@@ -16,12 +16,12 @@ def _pad(text: str, width: int, left: bool) -> str:
     return text + gap if left else gap + text
 
 
-def render(header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()) -> str:
-    """A table with a header rule; the first column left-aligned, the others right-aligned; notes below it."""
+def render(header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = (), left: int = 1) -> str:
+    """A table with a header rule; the first ``left`` columns left-aligned, the others right-aligned; notes below."""
     widths = [max(display_width(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(_pad(str(cell), widths[i], i == 0) for i, cell in enumerate(cells)).rstrip()
+        return "  ".join(_pad(str(cell), widths[i], i < left) for i, cell in enumerate(cells)).rstrip()
 
     out = [line(header), "  ".join("-" * w for w in widths)]
     out.extend(line(row) for row in rows)

@@ -136,3 +136,119 @@ def test_classify_ci(tmp_path):
     code, out, err = run("evaluate", "classify", "--gold", gold, "--pred", pred, "--ci", "--n-boot", "40", "--json")
     assert code == 0, err
     assert set(json.loads(out)["ci"]) >= {"accuracy", "macro_f1", "weighted_f1"}
+
+
+# --- comparing systems -------------------------------------------------------------------------------------------
+
+GOOD = ["多喝水注意休息", "好的明天复诊", "建议复查血常规", "发烧几天了", "饮食清淡一点", "按时吃药"] * 3
+BAD = ["你好", "谢谢", "再见", "嗯嗯", "是吗", "对的"] * 3
+REFS = ["多喝水，注意休息", "好的，明天复诊", "建议复查血常规", "发烧几天了？", "饮食清淡一点", "按时吃药"] * 3
+
+
+def _strict_json(text):
+    def refuse(constant):
+        raise AssertionError(f"{constant} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_generate_one_hyp_keeps_the_plain_output(tmp_path):
+    from rmd_baselines.metrics.generation import evaluate_generation, format_table4
+
+    hyp, ref = write(tmp_path, "hyp.txt", GOOD), write(tmp_path, "ref.txt", REFS)
+    code, out, err = run("evaluate", "generate", "--hyp", hyp, "--ref", ref)
+    assert code == 0, err
+    assert out == format_table4(evaluate_generation(GOOD, [[r] for r in REFS]), paper=True) + "\n"
+    code, out, _ = run("evaluate", "generate", "--hyp", hyp, "--ref", ref, "--json")
+    assert set(_strict_json(out)) == {"paper", "dstc7"}
+
+
+def test_generate_compares_systems(tmp_path):
+    bad, good, same = (write(tmp_path, name, lines) for name, lines in
+                       (("bad.txt", BAD), ("good.txt", GOOD), ("same.txt", BAD)))
+    ref = write(tmp_path, "ref.txt", REFS)
+    args = ["evaluate", "generate", "--hyp", bad, "--hyp", good, "--hyp", same, "--ref", ref, "--n-boot", "100",
+            "--n-trials", "200", "--seed", "4"]
+    code, out, err = run(*args, "--json")
+    assert code == 0, err
+    result = _strict_json(out)
+    assert result["systems"] == [str(bad), str(good), str(same)] and result["baseline"] == str(bad)
+    assert result["method"]["bootstrap"]["resamples"] == 100 and result["method"]["randomization"]["trials"] == 200
+    assert result["method"]["seed"] == 4
+    better = result["comparisons"][str(good)]["dstc7"]["bleu4"]
+    assert better["p_bootstrap"] == pytest.approx(1 / 101) and better["p_randomization"] == pytest.approx(1 / 201)
+    assert better["significance"] == "**" and better["ci95"][0] > 0
+    itself = result["comparisons"][str(same)]["paper"]["meteor"]
+    assert itself["difference"] == 0 and itself["p_bootstrap"] == itself["p_randomization"] == 1.0
+    code, table, _ = run(*args)
+    assert code == 0 and "bad.txt (baseline)" in table and "p (AR)" in table and "seed 4" in table
+    assert f"{better['difference']:+.5f}**" in table  # dstc7 raw, one decimal more than the score
+    assert run(*args)[1] == table  # deterministic for a seed
+
+
+def test_generate_segments_file(tmp_path):
+    bad, good, ref = write(tmp_path, "bad.txt", BAD[:4]), write(tmp_path, "good.txt", GOOD[:4]), \
+        write(tmp_path, "ref.txt", REFS[:4])
+    segments = tmp_path / "out" / "segments.jsonl"
+    segments.parent.mkdir()
+    code, _, err = run("evaluate", "generate", "--hyp", bad, "--hyp", good, "--ref", ref, "--n-boot", "10",
+                       "--n-trials", "10", "--segments", segments)
+    assert code == 0, err
+    records = [_strict_json(line) for line in segments.read_text("utf-8").splitlines()]
+    assert [(r["system"], r["segment"]) for r in records] == [(str(p), i) for p in (bad, good) for i in range(1, 5)]
+    assert records[4]["hyp"] == GOOD[0] and records[4]["refs"] == [REFS[0]]
+    assert set(records[0]) == {"system", "segment", "hyp", "refs", "paper", "dstc7"}
+    assert set(records[0]["dstc7"]) == {"bleu2", "bleu4", "nist4", "meteor"}
+    assert records[4]["dstc7"]["bleu4"] > records[0]["dstc7"]["bleu4"]
+    assert [p.name for p in segments.parent.iterdir()] == ["segments.jsonl"]  # no temporary file left
+    code, _, err = run("evaluate", "generate", "--hyp", good, "--ref", ref, "--segments", segments, "--family", "paper")
+    assert code == 0, err
+    records = [_strict_json(line) for line in segments.read_text("utf-8").splitlines()]
+    assert len(records) == 4 and set(records[0]) == {"system", "segment", "hyp", "refs", "paper"}
+
+
+@pytest.mark.parametrize("case, message", [
+    ("short", "short.txt: 2 segments but"),
+    ("logprobs", "1 --logprobs files for 2 --hyp files"),
+])
+def test_generate_comparison_bad_input_is_one_line_exit_2(tmp_path, case, message):
+    hyp = write(tmp_path, "hyp.txt", ["好的", "多喝水", ""])
+    ref = write(tmp_path, "ref.txt", ["好的", "多喝水", "请描述"])
+    if case == "short":
+        args = ["--hyp", write(tmp_path, "short.txt", ["好的", "多喝水"])]
+    else:
+        args = ["--hyp", hyp, "--logprobs", write(tmp_path, "lp.jsonl", ["[-1.0]", "[-1.0]", "[-1.0]"])]
+    code, out, err = run("evaluate", "generate", "--hyp", hyp, *args, "--ref", ref)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_classify_compares_systems(tmp_path):
+    gold_labels = ["内科", "外科", "儿科", "内科", "眼科"] * 6
+    gold = write(tmp_path, "gold.txt", gold_labels)
+    base = write(tmp_path, "base.txt", ["内科"] * len(gold_labels))
+    good = write(tmp_path, "good.txt", gold_labels)
+    args = ["evaluate", "classify", "--gold", gold, "--pred", base, "--pred", good, "--n-boot", "50",
+            "--n-trials", "100"]
+    code, out, err = run(*args, "--json")
+    assert code == 0, err
+    accuracy = _strict_json(out)["comparisons"][str(good)]["accuracy"]
+    assert accuracy["difference"] == pytest.approx(0.6) and accuracy["system_only"] == 18
+    assert accuracy["p_mcnemar"] == pytest.approx(2 / 2 ** 18)
+    code, out, err = run(*args)
+    assert code == 0 and "p (McNemar)" in out and "base.txt (baseline)" in out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--task", "route"], "--task prints the paper's columns beside one system"),
+    (["--scores", "SCORES"], "1 --scores files for 2 --pred files"),
+    (["--pred", "SHORT"], "short.txt: 1 labels but"),
+])
+def test_classify_comparison_bad_input(tmp_path, extra, message):
+    gold = write(tmp_path, "gold.txt", ["内科", "外科"])
+    pred = write(tmp_path, "pred.txt", ["内科", "内科"])
+    replacements = {"SCORES": write(tmp_path, "s.jsonl", ['{"内科": 1}', '{"外科": 1}']),
+                    "SHORT": write(tmp_path, "short.txt", ["内科"])}
+    extra = [replacements.get(arg, arg) for arg in extra]
+    code, out, err = run("evaluate", "classify", "--gold", gold, "--pred", pred, "--pred", pred, *extra)
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err

@@ -1,14 +1,14 @@
-"""Bootstrap: seeded replicates, percentile intervals, the paired test."""
+"""Bootstrap: seeded replicates, percentile intervals (paired tests: test_significance.py)."""
 
 import numpy as np
 import pytest
 
 from rmd_baselines.errors import UsageError
-from rmd_baselines.metrics.bootstrap import bootstrap_ci, paired_bootstrap, percentile_interval, resample_weights
+from rmd_baselines.metrics import bootstrap
+from rmd_baselines.metrics.bootstrap import bootstrap_ci, percentile_interval, resample_weights
 
 REFS = [["多喝水，注意休息"], ["好的，明天复诊"], ["建议复查血常规"], ["发烧几天了？"], ["饮食清淡"], ["按时吃药"]]
 GOOD = ["多喝水注意休息", "好的明天复诊", "建议复查血常规", "发烧几天了", "饮食清淡", "按时吃药"]
-BAD = ["你好", "谢谢", "再见", "嗯", "好", "是的"]
 
 
 def test_replicates_are_seeded_multiplicities():
@@ -26,21 +26,20 @@ def test_interval_of_a_mean():
     assert percentile_interval([1.0, float("nan"), 3.0]) == (pytest.approx(1.05), pytest.approx(2.95))
 
 
-def test_paired_bootstrap_prefers_the_better_system():
-    result = paired_bootstrap(BAD, GOOD, REFS, "bleu4", family="dstc7", n_boot=200, seed=0)
-    assert result["b"] > result["a"] and result["delta"] > 0
-    assert result["win_rate_b"] > 0.9 and result["p_value"] < 0.05
-    same = paired_bootstrap(GOOD, GOOD, REFS, "meteor", family="paper", n_boot=50, seed=0)
-    assert same["delta"] == 0 and same["win_rate_a"] == same["win_rate_b"] == 0 and same["p_value"] == 1.0
-
-
-def test_paired_bootstrap_bad_arguments():
-    with pytest.raises(UsageError):
-        paired_bootstrap(GOOD, GOOD, REFS, "rouge")
-    with pytest.raises(UsageError):
-        paired_bootstrap(GOOD[:2], GOOD, REFS, "bleu4")
+def test_bad_arguments():
     with pytest.raises(UsageError):
         list(resample_weights(0, 3))
+    with pytest.raises(UsageError, match="n_boot"):
+        list(resample_weights(3, 0))
+    with pytest.raises(UsageError, match="seed"):
+        list(resample_weights(3, 2, seed=-1))
+
+
+def test_chunked_replicates_are_the_row_by_row_draw(monkeypatch):
+    monkeypatch.setattr(bootstrap, "_CHUNK_CELLS", 20)  # blocks of 4 replicates of 5 segments
+    rows = [w.tolist() for w in resample_weights(5, 11, seed=3)]
+    rng = np.random.default_rng(3)
+    assert rows == [np.bincount(rng.integers(0, 5, size=5), minlength=5).tolist() for _ in range(11)]
 
 
 def test_bias_shift_recentres_an_interval():

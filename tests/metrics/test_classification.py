@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from rmd_baselines.errors import UsageError
+from rmd_baselines.metrics import significance
 from rmd_baselines.metrics.classification import (
     ClassificationStats, classification_scores, confusion_matrix, format_classification_table,
     mean_reciprocal_rank, per_class_report, top_k_accuracy)
@@ -121,3 +122,57 @@ def test_bootstrap_intervals_are_seeded():
     low, high = first["ci"]["macro_f1"]
     assert low <= first["macro_f1"] <= high
     assert "macro_f1 [" in format_classification_table({"ours": first})
+
+
+# --- comparing systems -------------------------------------------------------------------------------------------
+
+from rmd_baselines.metrics.classification import (  # noqa: E402
+    compare_classification, format_classification_comparison)
+
+GOLD = ["内科", "外科", "儿科", "内科", "眼科"] * 8
+
+
+def test_swapped_classifiers_equal_scoring_the_swapped_predictions():
+    rng = np.random.default_rng(0)
+    labels = ["内科", "外科", "儿科", "眼科", "皮肤科"]
+    first, second = [list(rng.choice(labels, size=len(GOLD))) for _ in range(2)]
+    scores = [[{label: float(rng.random()) for label in labels[: 1 + k % 5]} for k in range(len(GOLD))]
+              for _ in range(2)]
+    rankings = [[sorted(s, key=lambda label: (-s[label], label)) for s in per] for per in scores]
+    pseudo = ClassificationStats(GOLD, first, rankings[0]).randomization(ClassificationStats(GOLD, second, rankings[1]))
+    masks = rng.integers(2, size=(4, len(GOLD)), dtype=bool)
+    taken, mirrored = pseudo(masks)
+    for row, mask in enumerate(masks):
+        for values, keep in ((taken, mask), (mirrored, ~mask)):
+            expected = classification_scores(
+                GOLD, [a if k else b for a, b, k in zip(first, second, keep)],
+                scores=[a if k else b for a, b, k in zip(scores[0], scores[1], keep)])
+            for key in (*ClassificationStats(GOLD, first).scores(), "top3_accuracy", "mrr"):
+                assert values[key][row] == pytest.approx(expected[key], abs=1e-12), key
+
+
+def test_compare_classifiers_with_mcnemar():
+    base = ["内科"] * len(GOLD)  # right on 16 of 40
+    better = list(GOLD)
+    better[:3] = ["外科", "外科", "外科"]  # wrong on samples 1 and 3 (where the baseline is right on the first)
+    result = compare_classification(GOLD, {"base": base, "better": better, "same": list(base)}, n_boot=200,
+                                    n_trials=400, seed=2, ci=True)
+    accuracy = result["comparisons"]["better"]["accuracy"]
+    only_base = sum(g == b != c for g, b, c in zip(GOLD, base, better))
+    only_better = sum(g == c != b for g, b, c in zip(GOLD, base, better))
+    assert (accuracy["baseline_only"], accuracy["system_only"]) == (only_base, only_better)
+    assert accuracy["p_mcnemar"] == pytest.approx(significance.binomial_two_sided(only_base, only_base + only_better))
+    assert accuracy["difference"] == pytest.approx((38 - 16) / 40) and accuracy["significance"] == "**"
+    assert result["comparisons"]["better"]["macro_f1"]["p_randomization"] == pytest.approx(1 / 401)
+    same = result["comparisons"]["same"]
+    assert all(c["difference"] == 0 and c["p_bootstrap"] == 1.0 and c["p_randomization"] == 1.0
+               for c in same.values())
+    assert same["accuracy"]["p_mcnemar"] == 1.0
+    assert result["scores"]["base"]["ci"]["accuracy"][0] <= 16 / 40 <= result["scores"]["base"]["ci"]["accuracy"][1]
+    table = format_classification_comparison(result)
+    assert "p (McNemar)" in table and "base (baseline)" in table and f"{accuracy['difference']:+.4f}**" in table
+
+
+def test_compare_classifiers_needs_scores_for_all_or_none():
+    with pytest.raises(UsageError, match="every system or for none"):
+        compare_classification(GOLD, [GOLD, GOLD], scores=[[{"内科": 1.0}] * len(GOLD), None])

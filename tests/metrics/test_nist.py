@@ -69,3 +69,25 @@ def test_weighted_path_equals_full_and_duplicated_corpus(corpus):
 
 def test_no_reference_words_scores_zero():
     assert corpus_nist([["好"]], [[[]]]) == [0.0] * 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(corpora(n_refs=2, allow_empty=True))
+def test_fixed_pool_rows_and_segment_scores(corpus):
+    hyps, refs = corpus
+
+    def stats_of(hypotheses):
+        clips = [clip_by_order(all_ngram_counts(h, 4), max_counts([all_ngram_counts(r, 4) for r in rs]), 4)[0]
+                 for h, rs in zip(hypotheses, refs)]
+        return NistStats(clips, [len(h) for h in hypotheses], refs)
+
+    stats = stats_of(hyps)
+    assert stats.score_fixed_pool(stats.fixed_pool_rows().sum(axis=0)) == pytest.approx(stats.scores(), abs=1e-9)
+    # Swapping hypotheses with another system's keeps the references, so summed rows score the mixed corpus.
+    other = [h[::-1] for h in hyps]
+    mixed = [h if i % 2 else o for i, (h, o) in enumerate(zip(hyps, other))]
+    odd = (np.arange(len(hyps)) % 2 == 1)[:, None]
+    rows = np.where(odd, stats.fixed_pool_rows(), stats_of(other).fixed_pool_rows())
+    assert stats.score_fixed_pool(rows.sum(axis=0)) == pytest.approx(corpus_nist(mixed, refs), abs=1e-9)
+    for row, hyp, ref_set in zip(stats.segment_scores(), hyps, refs):
+        assert list(row) == pytest.approx(corpus_nist([hyp], [ref_set]), abs=1e-12)
