@@ -227,3 +227,25 @@ def test_ansi_highlight():
     assert ansi_highlight("ab", [0.0, 0.0]) == "ab"
     out = ansi_highlight("abc", [1.0, -1.0, 0.001])
     assert out.startswith("\x1b[30;48;5;82ma\x1b[0m\x1b[30;48;5;203mb\x1b[0m") and out.endswith("c")
+
+
+def test_binary_lightgbm_explains_both_classes(tmp_path_factory):
+    """With two labels LightGBM keeps one score (class 1's); class 0 ranks by its negative."""
+    from collections import Counter
+
+    from rmd_baselines.classify import DepartmentRouter
+    from rmd_baselines.classify.presets import PRESETS
+
+    _, _, data, docs = classification_data(tmp_path_factory, "route")
+    two = [label for label, _ in Counter(data.train_labels).most_common(2)]
+    rows = [i for i, label in enumerate(data.train_labels) if label in two]
+    model = DepartmentRouter(**{**PRESETS["lightgbm"], "n_estimators": 10}).fit(
+        [docs[i] for i in rows], [data.train_labels[i] for i in rows])
+    text = next(t for t, label in zip(data.test_texts, data.test_labels) if label in two)
+    explained = explain_every_label(model, text)
+    assert len(explained) == 2 and model.head_.n_classes == 2
+    for explanation in explained.values():
+        assert check_sum(explanation) < TOLERANCE
+    scores = [explained[label]["score"] for label in model.classes_]
+    assert scores[0] == -scores[1] and "minus the raw LightGBM score" in explained[model.classes_[0]]["score_is"]
+    check_head_scores(model.head_, model.transform([text]), dict(enumerate(scores)))
