@@ -345,10 +345,10 @@ def format_response(explanation: dict, top: int = 10, ansi: bool = False) -> str
         names = [name for name, _ in explanation["contributions"]]
         lines.append(f"rerank score {explanation['score']:+.4f} = Σ weight × feature; order: "
                      f"{explanation['order_is']}")
-        lines.append("  " + "  ".join(f"{pad(name, 9)}" for name in ["score", *names]) + "  response")
+        lines.append("  " + "  ".join(name.rjust(9) for name in ["score", *names]) + "  response (* chosen)")
         for candidate in explanation["candidates"][:top]:
             mark = "*" if candidate["chosen"] else " "
-            cells = "  ".join(f"{c:+9.4f}" for _, c in candidate["contributions"])
+            cells = "  ".join(f"{c + 0.0:+9.4f}" for _, c in candidate["contributions"])  # + 0.0: no "-0.0000"
             lines.append(f"{mark} {candidate['score']:+9.4f}  {cells}  {candidate['response']}")
         lines.append("weights: " + ", ".join(f"{k} {v:g}" for k, v in explanation["weights"].items()))
         lines.append("-- retrieval of the chosen response:")
