@@ -72,10 +72,12 @@ SCORE_IS = {
 class ActiveFeatures:
     """One text as a model sees it: its input row and, for each column present, where it occurs in the text.
 
-    ``occurrences[column]`` lists, for each occurrence of the feature, the text positions it covers.
+    ``doc`` is the text as the model's ``predict_proba`` takes it (tokenized once); ``occurrences[column]`` lists,
+    for each occurrence of the feature, the text positions it covers; ``name(column)`` names a column.
     """
 
     text: str
+    doc: object
     row: sp.csr_matrix
     columns: np.ndarray
     values: np.ndarray
@@ -138,15 +140,18 @@ class TfidfFeatureMap:
                 column = block.index_.get(gram)
                 if column is not None:
                     occurrences.setdefault(int(offset + column), []).append(span)
-        return ActiveFeatures(text=text, row=row, columns=row.indices.astype(np.int64), values=row.data.copy(),
+        return ActiveFeatures(text=text, doc=doc, row=row, columns=row.indices.astype(np.int64), values=row.data.copy(),
                               occurrences=occurrences, name=self.name)
 
 
+# One feature map per featurizer type. A feature map has ``active(text) -> ActiveFeatures`` (the model's input row,
+# what predict_proba takes, each column's occurrences) and ``name(column)``; any head over its columns is then
+# explained as it is here.
 FEATURE_MAPS: dict[type, Callable] = {TextFeaturizer: TfidfFeatureMap}
 
 
 def feature_map_for(model):
-    """The feature map of a fitted classifier's featurizer (`FEATURE_MAPS` names one per featurizer type)."""
+    """The feature map of a fitted classifier's featurizer (see `FEATURE_MAPS`)."""
     factory = FEATURE_MAPS.get(type(model.featurizer_))
     if factory is None:
         raise UsageError(f"no explanation for features of type {type(model.featurizer_).__name__}")
@@ -362,7 +367,7 @@ def explain_classification(model, text: str, label: str | None = None, top_k: in
     if model.hierarchy_ is None:
         proba = model.head_.predict_proba(active.row)[0]
     else:
-        proba = model.predict_proba([feature_map.tokenize(text)[0]])[0]
+        proba = model.predict_proba([active.doc])[0]
     k = _class_index(model, label, proba)
     if model.hierarchy_ is not None:
         node = _hierarchy_node(model, active, k)

@@ -57,7 +57,7 @@ class ResponseExplainer:
 
     def training_instances(self) -> list | None:
         """The training instances, rebuilt from the recorded training file and split settings (once); None,
-        with a note in `training_note`, when the file is gone or changed."""
+        with the reason kept for the explanation's note, when the file is gone or unreadable."""
         if self._training is None and self._training_note is None:
             path = self.loaded.data_path
             if not path or not os.path.isfile(path):

@@ -250,6 +250,7 @@ class PlaygroundServer(ThreadingHTTPServer):
     """A threading HTTP server that knows its playground, its page and where to log."""
 
     daemon_threads = True  # a request still running does not keep a stopping server alive
+    request_queue_size = 128  # socketserver's default backlog of 5 resets a class's simultaneous connections
 
     def __init__(self, address: tuple[str, int], playground: Playground, log: TextIO | None = sys.stderr):
         self.playground = playground
