@@ -19,7 +19,6 @@ concurrently, and model calls run one at a time under a lock: the models are not
 
 from __future__ import annotations
 
-import html
 import json
 import socket
 import sys
@@ -190,7 +189,7 @@ class PlaygroundHandler(BaseHTTPRequestHandler):
         if path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, self.server.page, "text/html; charset=utf-8")
         else:
-            self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {html.escape(path)}"})
+            self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {path}"})
 
     do_HEAD = do_GET
 
