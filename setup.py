@@ -16,7 +16,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["rmd_baselines", "rmd_baselines.*"]),
-    package_data={"rmd_baselines": ["data/*", "report/*.css"]},
+    package_data={"rmd_baselines": ["data/*", "report/*.css", "serve/*.html"]},
     install_requires=[
         "numpy>=1.24",
         "scipy>=1.10",

@@ -43,6 +43,7 @@ BENCHMARKS = [
      "Synthetic corpus generator at 1,000,000 dialogues; the bundled sample's statistics"),
     ("scale", "bench_scale.py", [], None,
      "How training cost grows with corpus size (synthetic 10k / 100k / 1M dialogues)"),
+    ("explain", "bench_explain.py", [], None, "Explanation latency for a 300-character text on sample models"),
 ]
 
 

@@ -13,8 +13,10 @@ from .base import _DEBUG, PROG, RmdGroup, common  # noqa: F401  (_DEBUG: tests s
 from .classify import recommend, route
 from .data import data
 from .evaluate import evaluate
+from .explain import explain
 from .reproduce import report_command, reproduce_command
 from .respond import respond
+from .serve import serve
 from .train import train
 
 
@@ -31,7 +33,8 @@ def cli():
     """
 
 
-for command in (data, evaluate, train, route, recommend, respond, reproduce_command, report_command):
+for command in (data, evaluate, train, route, recommend, respond, reproduce_command, report_command, explain,
+                serve):
     cli.add_command(command)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from rmd_baselines.errors import DataError
 from rmd_baselines.report import load_results, render_html, write_report
-from tests.report.chromium import Browser, find_chromium
+from tests.chromium import Browser, find_chromium
 
 
 def test_page_is_self_contained(small_reproduce_run):

@@ -1,6 +1,6 @@
 """Drive headless Chromium over the DevTools protocol (``--remote-debugging-pipe``), standard library only.
 
-Used by the HTML report test: load a page, collect console errors, uncaught exceptions and failed loads,
+Used by the HTML report and playground tests: load a page, collect console errors, uncaught exceptions and failed loads,
 evaluate a few DOM checks, and take a full-page screenshot.
 """
 
@@ -113,8 +113,8 @@ class Browser:
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
         return result["result"].get("value")
 
-    def screenshot(self, path: str) -> None:
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+    def screenshot(self, path: str, full_page: bool = True) -> None:
+        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=full_page)["data"]
         with open(path, "wb") as out:
             out.write(base64.b64decode(data))
 
