@@ -1,9 +1,7 @@
 """The lab handout (``docs/lab.md``) runs as written: every ```bash block is taken from the file itself and run
 in order with bash (``set -euo pipefail``) in a fresh directory, so the handout can never go stale.
 
-``rmd-baseline`` and ``python`` are this interpreter and the checkout under test. A block marked
-``<!-- lab-test: needs several --hyp in evaluate generate -->`` uses the planned multi-system comparison. It is
-skipped with that reason until ``evaluate generate`` accepts several ``--hyp``, and runs from then on.
+``rmd-baseline`` and ``python`` are this interpreter and the checkout under test.
 """
 
 import os
@@ -18,20 +16,11 @@ import pytest
 from ..conftest import ROOT
 
 HANDOUT = ROOT / "docs" / "lab.md"
-BLOCK = re.compile(r"(?:<!-- lab-test: (?P<marker>[^>]*?) -->\n)?```bash\n(?P<body>.*?)```", re.S)
-NEEDS_SEVERAL_HYPS = "needs several --hyp in evaluate generate"
+BLOCK = re.compile(r"```bash\n(?P<body>.*?)```", re.S)
 
 
-def blocks() -> list[tuple[str | None, str]]:
-    return [(match["marker"], match["body"]) for match in BLOCK.finditer(HANDOUT.read_text("utf-8"))]
-
-
-def several_hyps_accepted() -> bool:
-    """Whether ``evaluate generate`` takes ``--hyp`` more than once (the comparison command)."""
-    from rmd_baselines.cli.evaluate import evaluate
-
-    hyp = next((p for p in evaluate.commands["generate"].params if "--hyp" in getattr(p, "opts", ())), None)
-    return bool(hyp is not None and hyp.multiple)
+def blocks() -> list[str]:
+    return [match["body"] for match in BLOCK.finditer(HANDOUT.read_text("utf-8"))]
 
 
 def shell(work: Path, body: str) -> subprocess.CompletedProcess:
@@ -42,7 +31,7 @@ def shell(work: Path, body: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A fresh directory where ``rmd-baseline`` and ``python`` are this checkout, with every unmarked block run."""
+    """A fresh directory where ``rmd-baseline`` and ``python`` are this checkout, with every block run in order."""
     work = tmp_path_factory.mktemp("lab")
     (work / "bin").mkdir()
     for name, command in (("rmd-baseline", f'exec "{sys.executable}" -m rmd_baselines.cli.main "$@"'),
@@ -53,11 +42,10 @@ def lab(tmp_path_factory):
     (work / "lab").mkdir()
     runs = []
     started = time.perf_counter()
-    for marker, body in blocks():
-        if marker is None:
-            runs.append((body, shell(work, body)))
-            if runs[-1][1].returncode != 0:
-                break
+    for body in blocks():
+        runs.append((body, shell(work, body)))
+        if runs[-1][1].returncode != 0:
+            break
     return {"work": work, "runs": runs, "seconds": time.perf_counter() - started}
 
 
@@ -65,13 +53,11 @@ def test_the_handout_has_its_exercises():
     text = HANDOUT.read_text("utf-8")
     for heading in ("## (a) Routing", "## (b) Language models", "## (c) Metrics", "### Is the difference significant?"):
         assert heading in text
-    assert [marker for marker, _ in blocks() if marker] == [NEEDS_SEVERAL_HYPS]
     assert len(blocks()) == text.count("```bash") >= 9  # no block escapes the test
 
 
 def test_every_command_runs(lab):
-    unmarked = [body for marker, body in blocks() if marker is None]
-    assert len(lab["runs"]) == len(unmarked)
+    assert len(lab["runs"]) == len(blocks())
     for body, result in lab["runs"]:
         assert result.returncode == 0, f"block failed:\n{body}\nstdout:\n{result.stdout[-2000:]}\n" \
                                        f"stderr:\n{result.stderr[-2000:]}"
@@ -90,11 +76,8 @@ def test_the_toy_bleu_numbers_are_the_ones_the_handout_states(lab):
     assert scores["dstc7"]["bleu4"] == pytest.approx((8 / 17 * 7 / 15 * 6 / 13 * 5 / 11) ** 0.25, abs=1e-12)
 
 
-def test_the_significance_step(lab):
-    if not several_hyps_accepted():
-        pytest.skip("the handout's significance step needs 'evaluate generate' with several --hyp (the planned "
-                    "comparison command); it runs as soon as the command accepts them")
-    for marker, body in blocks():
-        if marker == NEEDS_SEVERAL_HYPS:
-            result = shell(lab["work"], body)
-            assert result.returncode == 0, result.stderr
+def test_the_significance_step_compares_the_two_responders(lab):
+    step = next(result.stdout for body, result in lab["runs"]
+                if any(line.count("--hyp ") == 2 for line in body.splitlines()))
+    assert "hyp-ngram.txt" in step and "hyp-retrieval.txt" in step
+    assert "bootstrap" in step.lower() and "randomi" in step.lower()
