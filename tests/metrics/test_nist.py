@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from rmd_baselines.errors import UsageError
 from rmd_baselines.metrics.nist import NistStats, corpus_nist, mteval_length_penalty, sentence_nist
 from rmd_baselines.metrics.ngrams import all_ngram_counts, clip_by_order, max_counts
 from tests.metrics.strategies import corpora
@@ -69,3 +70,40 @@ def test_weighted_path_equals_full_and_duplicated_corpus(corpus):
 
 def test_no_reference_words_scores_zero():
     assert corpus_nist([["好"]], [[[]]]) == [0.0] * 4
+
+
+# mteval-v14c (full-precision report, DialoGPT XML) on char tokens: the prefix "0" fails Perl's truth test, so the
+# bigrams "0 x" get the unigram formula. The first is the repro, the others real doctor turns (imcs_v2_dev).
+ZERO_PREFIX = [
+    (["体温30度"], ["体温30度"], [2.321928094887362, 2.9024101186092026, 2.9024101186092026, 2.9024101186092026],
+     2.321928094887362),
+    (["可以吃5天~10天"], ["一般7-10天"], [0.9357849740192015, 1.286704339276402, 1.286704339276402,
+                                          1.286704339276402], None),
+    (["每次1.0ml"], ["沐舒坦，每次1.0ml"], [1.4619627286986974, 1.7056231834818136, 1.7056231834818136,
+                                            1.7056231834818136], None),
+]
+
+
+@pytest.mark.parametrize("hyps, refs, mteval, corrected_nist4", ZERO_PREFIX)
+def test_zero_prefix_quirk_and_the_corrected_variant(hyps, refs, mteval, corrected_nist4):
+    hyp_tokens = [list(h) for h in hyps]
+    ref_tokens = [[list(r)] for r in refs]
+    assert corpus_nist(hyp_tokens, ref_tokens) == pytest.approx(mteval, abs=1e-12)
+    corrected = corpus_nist(hyp_tokens, ref_tokens, variant="corrected")
+    assert corrected[0] == pytest.approx(mteval[0], abs=1e-12)  # unigrams have no prefix either way
+    assert corrected[3] < mteval[3]
+    if corrected_nist4 is not None:
+        assert corrected[3] == pytest.approx(corrected_nist4, abs=1e-12)
+
+
+def test_zero_prefix_quirk_in_the_bootstrap_path():
+    hyps, refs = [list("体温30度"), list("0度")], [[list("体温30度")], [list("10度")]]
+    for variant in ("mteval", "corrected"):
+        clips = [clip_by_order(all_ngram_counts(h, 4), max_counts([all_ngram_counts(r, 4) for r in rs]), 4)[0]
+                 for h, rs in zip(hyps, refs)]
+        stats = NistStats(clips, [len(h) for h in hyps], refs, variant=variant)
+        assert stats.scores(np.ones(2)) == pytest.approx(stats.scores(), abs=1e-12)
+        assert stats.scores(np.array([2.0, 0.0])) == pytest.approx(
+            corpus_nist([hyps[0]] * 2, [refs[0]] * 2, variant=variant), abs=1e-12)
+    with pytest.raises(UsageError):
+        NistStats([], [], [], variant="nltk")
