@@ -31,9 +31,14 @@ def evaluate():
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--logprobs", "logprobs_path", type=EXISTING_FILE, default=None,
               help="JSONL, one array per segment of the reference tokens' natural-log probabilities: adds perplexity.")
+@click.option("--meteor-align", type=click.Choice(["jar", "optimal"]), default="jar", show_default=True,
+              help="dstc7 METEOR alignment: jar = METEOR 1.5's beam search as it runs, optimal = the fewest chunks.")
+@click.option("--nist-variant", type=click.Choice(["mteval", "corrected"]), default="mteval", show_default=True,
+              help="dstc7 NIST: mteval = mteval-v14c as it runs (its '0'-prefix quirk), corrected = the formula.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (raw values) instead of the table.")
 @common
-def evaluate_generate(hyp_path, ref_paths, family, tokenize, ci, n_boot, seed, logprobs_path, as_json):
+def evaluate_generate(hyp_path, ref_paths, family, tokenize, ci, n_boot, seed, logprobs_path, meteor_align,
+                      nist_variant, as_json):
     """Score any system's responses with both metric families, laid out as the paper's Table 4.
 
     The table prints the paper family's BLEU/NIST/METEOR x100 as the paper does, the dstc7 family raw, and the
@@ -50,7 +55,8 @@ def evaluate_generate(hyp_path, ref_paths, family, tokenize, ci, n_boot, seed, l
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = evaluate_generation_files(hyp_path, list(ref_paths), logprobs_path=logprobs_path, tokenize=tokenize,
-                                           family=family, ci=ci, seed=seed, n_boot=n_boot)
+                                           family=family, ci=ci, seed=seed, n_boot=n_boot,
+                                           meteor_align=meteor_align, nist_variant=nist_variant)
     echo_warnings(caught)
     if as_json:
         echo_json(report)

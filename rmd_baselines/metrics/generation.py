@@ -4,7 +4,9 @@
 `rmd_baselines.text.get_tokenizer(tokenize)` and shares those token lists with every metric. The ``dstc7`` family
 then scores them the way its reference programs see the same text written to files with single spaces: BLEU/NIST
 through mteval-v14c's normalisation (ASCII lowercased, ASCII punctuation split, see `normalize`), METEOR through
-METEOR 1.5's ``-norm`` view, Entropy/Dist on the tokens as they are. The ``paper`` family uses the tokens as they
+METEOR 1.5's ``-norm`` view, Entropy/Dist on the tokens as they are. By default NIST and METEOR reproduce the
+programs as they run, quirks included (`nist`, `meteor_jar`); ``nist_variant="corrected"`` and
+``meteor_align="optimal"`` are the named clean variants, and the signature says which was used. The ``paper`` family uses the tokens as they
 are and the first reference only (METEOR lowercases, as NLTK does). Both families report RAW values
 (BLEU 0-1, NIST ≥ 0); the Table 4 layout multiplies the paper family's BLEU/NIST/METEOR by 100 as the paper prints
 them.
@@ -31,9 +33,9 @@ from .bleu import BleuStats, nltk_sentence_bleu
 from .bootstrap import bootstrap_ci
 from .dist import dist_from_array, dist_from_counts
 from .entropy import entropy_from_array, entropy_from_counts
-from .meteor import MeteorStats, meteor15_segment, nltk_meteor
+from .meteor import ALIGNMENTS as METEOR_ALIGNMENTS, MeteorAligner, MeteorStats, nltk_meteor
 from .ngrams import PooledNgrams, all_ngram_counts, clip_by_order, closest_length, max_counts
-from .nist import NistStats, nltk_sentence_nist
+from .nist import VARIANTS as NIST_VARIANTS, NistStats, nltk_sentence_nist
 from .normalize import MeteorNormalizer, MtevalNormalizer, mostly_latin
 from .perplexity import VARIANTS as PPL_VARIANTS, PerplexityStats
 from .score import Score, make_signature
@@ -46,7 +48,8 @@ _DIVERSITY_KEYS = ("entropy4", "dist1", "dist2")
 
 
 class LatinScriptWarning(UserWarning):
-    """Hypotheses are mostly Latin script: METEOR here is exact-match only, English METEOR is out of scope."""
+    """Hypotheses are mostly Latin script: METEOR here is exact-match only, English METEOR's other modules are out
+    of scope."""
 
 
 def _families(family: str) -> tuple[str, ...]:
@@ -82,12 +85,15 @@ class GenerationStats:
     """Everything both families need, computed once per segment; corpus scores for any bootstrap weights."""
 
     def __init__(self, hyp_tokens: Sequence[Sequence[str]], ref_tokens: Sequence[Sequence[Sequence[str]]],
-                 families: Sequence[str] = FAMILIES, paper_smoothing: str = "none", dstc7_normalize: bool = True):
+                 families: Sequence[str] = FAMILIES, paper_smoothing: str = "none", dstc7_normalize: bool = True,
+                 meteor_align: str = "jar", nist_variant: str = "mteval"):
         if paper_smoothing not in ("none", "method1"):
             raise UsageError(f"unknown paper smoothing {paper_smoothing!r} (choose from none, method1)")
+        _check_variants(meteor_align, nist_variant)
         self.families = tuple(families)
         self.n = len(hyp_tokens)
         self.n_refs = len(ref_tokens[0])
+        self.meteor_align, self.nist_variant = meteor_align, nist_variant
         self.pool = PooledNgrams(hyp_tokens, (1, 2, 4))
         self._score_segments(hyp_tokens, ref_tokens, paper_smoothing, dstc7_normalize)
 
@@ -97,7 +103,7 @@ class GenerationStats:
         identity = lambda tokens: tokens  # noqa: E731
         mteval = MtevalNormalizer() if normalize else identity
         meteor_view = MeteorNormalizer() if normalize else (lambda tokens: [t.lower() for t in tokens])
-        bleu_rows, clips, hyp_lens, norm_refs, meteor_rows = [], [], [], [], []
+        bleu_rows, clips, hyp_lens, norm_refs, meteor_hyps, meteor_refs = [], [], [], [], [], []
         paper_rows = []
         for hyp, ref_set in zip(hyp_tokens, ref_tokens):
             hyp_counts = all_ngram_counts(hyp, MAX_ORDER)
@@ -115,7 +121,8 @@ class GenerationStats:
                 clips.append(found)
                 hyp_lens.append(hyp_len)
                 norm_refs.append(refs_n)
-                meteor_rows.append(meteor15_segment(meteor_view(hyp), [meteor_view(r) for r in ref_set]))
+                meteor_hyps.append(meteor_view(hyp))
+                meteor_refs.append([meteor_view(r) for r in ref_set])
             if do_paper:
                 ref = ref_set[0]
                 if do_dstc7 and len(ref_set) == 1 and hyp_counts_n is hyp_counts and ref_counts_n[0] is ref_counts[0]:
@@ -131,8 +138,8 @@ class GenerationStats:
                 ))
         if do_dstc7:
             self.bleu = BleuStats(np.asarray(bleu_rows, dtype=np.float64), MAX_ORDER)
-            self.nist = NistStats(clips, hyp_lens, norm_refs, MAX_ORDER)
-            self.meteor = MeteorStats(meteor_rows)
+            self.nist = NistStats(clips, hyp_lens, norm_refs, MAX_ORDER, self.nist_variant)
+            self.meteor = MeteorStats(MeteorAligner(self.meteor_align).segments(meteor_hyps, meteor_refs))
         if do_paper:
             self.paper_segments = np.asarray(paper_rows, dtype=np.float64).reshape(-1, 4)
 
@@ -178,14 +185,29 @@ class GenerationStats:
         return values
 
 
+def _check_variants(meteor_align: str, nist_variant: str) -> None:
+    if meteor_align not in METEOR_ALIGNMENTS:
+        raise UsageError(f"unknown METEOR alignment {meteor_align!r} (choose from {', '.join(METEOR_ALIGNMENTS)})")
+    if nist_variant not in NIST_VARIANTS:
+        raise UsageError(f"unknown NIST variant {nist_variant!r} (choose from {', '.join(NIST_VARIANTS)})")
+
+
+# The dstc7 family's NIST and METEOR variants as signatures name them (the defaults reproduce the programs).
+_NIST_SIGNATURE = {"mteval": "mteval-v14c", "corrected": "corrected"}
+_METEOR_SIGNATURE = {"jar": "1.5-jar", "optimal": "optimal"}
+
+
 def family_signature(family: str, tokenizer_signature: str, n_refs: int, paper_smoothing: str = "none",
-                     dstc7_normalize: bool = True, ppl: str | None = None) -> str:
+                     dstc7_normalize: bool = True, ppl: str | None = None, meteor_align: str = "jar",
+                     nist_variant: str = "mteval") -> str:
     """The signature of one family's report: tokenization, every metric's variant, references, version."""
     if family == "dstc7":
         return make_signature(
             "dstc7", tok=tokenizer_signature, norm="mteval-v14c+meteor-norm" if dstc7_normalize else "none",
-            nrefs=n_refs, bleu="mteval-v14c-corpus,bp:closest,smooth:mteval", nist="mteval-v14c-corpus,lp:avgref",
-            meteor="1.5-exact,rank:a0.85-b0.20-g0.60-d0.75,corpus", entropy="ln,pooled", dist="pooled", ppl=ppl)
+            nrefs=n_refs, bleu="mteval-v14c-corpus,bp:closest,smooth:mteval",
+            nist=f"{_NIST_SIGNATURE[nist_variant]},corpus,lp:avgref",
+            meteor=f"{_METEOR_SIGNATURE[meteor_align]},exact,rank:a0.85-b0.20-g0.60-d0.75,corpus",
+            entropy="ln,pooled", dist="pooled", ppl=ppl)
     return make_signature(
         "paper", tok=tokenizer_signature, nrefs=f"{n_refs}(first-used)",
         bleu=f"nltk-sentence-avg,smooth:{paper_smoothing}", nist="nltk-sentence-avg,0-if-shorter-than-4",
@@ -212,19 +234,21 @@ def scores_from_report(report: Mapping) -> list[Score]:
 
 
 def generation_statistic(hyps: Sequence[str], refs: Sequence[Sequence[str]], tokenize: str = "char",
-                         family: str = "both", paper_smoothing: str = "none", dstc7_normalize: bool = True):
+                         family: str = "both", paper_smoothing: str = "none", dstc7_normalize: bool = True,
+                         meteor_align: str = "jar", nist_variant: str = "mteval"):
     """A function ``(weights, keys=REPORT_KEYS) -> {"family.key": value}`` for bootstrap tests."""
     _check_inputs(hyps, refs)
     tokenizer = get_tokenizer(tokenize)
     stats = GenerationStats(tokenizer.tokenize_many(hyps), [tokenizer.tokenize_many(r) for r in refs],
-                            _families(family), paper_smoothing, dstc7_normalize)
+                            _families(family), paper_smoothing, dstc7_normalize, meteor_align, nist_variant)
     return stats.statistic
 
 
 def evaluate_generation(hyps: Sequence[str], refs: Sequence[Sequence[str]], tokenize: str = "char",
                         family: str = "both", logprobs: Sequence[Sequence[float]] | None = None, ci: bool = False,
                         seed: int = 0, n_boot: int = 1000, paper_smoothing: str = "none",
-                        dstc7_normalize: bool = True, ppl_variant: str = "token") -> dict:
+                        dstc7_normalize: bool = True, ppl_variant: str = "token", meteor_align: str = "jar",
+                        nist_variant: str = "mteval") -> dict:
     """Score hypotheses against reference sets with both metric families (see the module docstring).
 
     ``refs[i]`` is the list of reference strings of segment i (the same number for every segment; the ``paper``
@@ -232,17 +256,23 @@ def evaluate_generation(hyps: Sequence[str], refs: Sequence[Sequence[str]], toke
     adds ``perplexity`` (``ppl_variant`` token or sample_mean). ``ci=True`` adds 95 % bootstrap intervals over
     segments (``n_boot`` replicates, ``seed``). ``paper_smoothing="method1"`` gives the MedDialog GPT-2 script's
     BLEU; ``dstc7_normalize=False`` scores the tokens exactly as given (sacreBLEU ``tokenize='none'`` parity).
+    ``meteor_align`` (``jar`` = METEOR 1.5's beam search as it runs, ``optimal`` = the minimum-chunk alignment)
+    and ``nist_variant`` (``mteval`` = mteval-v14c as it runs, ``corrected``) choose the ``dstc7`` family's
+    variants; each is named in the signature.
     """
     families = _families(family)
+    _check_variants(meteor_align, nist_variant)
     n_refs = _check_inputs(hyps, refs)
     tokenizer = get_tokenizer(tokenize)
     hyp_tokens = tokenizer.tokenize_many(hyps)
     ref_tokens = [tokenizer.tokenize_many(ref_set) for ref_set in refs]
     if mostly_latin(hyp_tokens):
-        warnings.warn("hypotheses are mostly Latin script: METEOR here is exact-match only (no English stemmer, "
-                      "synonyms or paraphrases) and will not equal METEOR 1.5 or NLTK on English", LatinScriptWarning,
+        warnings.warn("hypotheses are mostly Latin script: METEOR here is exact-match only (METEOR 1.5 -m exact; no "
+                      "English stemmer, synonyms or paraphrases) and will not equal METEOR 1.5's default modules or "
+                      "NLTK on English", LatinScriptWarning,
                       stacklevel=2)
-    stats = GenerationStats(hyp_tokens, ref_tokens, families, paper_smoothing, dstc7_normalize)
+    stats = GenerationStats(hyp_tokens, ref_tokens, families, paper_smoothing, dstc7_normalize, meteor_align,
+                            nist_variant)
     ppl_stats = None
     if logprobs is not None:
         if ppl_variant not in PPL_VARIANTS:
@@ -256,7 +286,8 @@ def evaluate_generation(hyps: Sequence[str], refs: Sequence[Sequence[str]], toke
         if ppl_stats is not None:
             values["perplexity"] = ppl_stats.value(ppl_variant)
         values["signature"] = family_signature(fam, tokenizer.signature, n_refs, paper_smoothing, dstc7_normalize,
-                                               ppl_variant if ppl_stats is not None else None)
+                                               ppl_variant if ppl_stats is not None else None, meteor_align,
+                                               nist_variant)
         report[fam] = values
     if ci:
         def statistic(weights):

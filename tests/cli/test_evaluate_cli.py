@@ -136,3 +136,20 @@ def test_classify_ci(tmp_path):
     code, out, err = run("evaluate", "classify", "--gold", gold, "--pred", pred, "--ci", "--n-boot", "40", "--json")
     assert code == 0, err
     assert set(json.loads(out)["ci"]) >= {"accuracy", "macro_f1", "weighted_f1"}
+
+
+def test_generate_metric_variants(tmp_path):
+    hyp = write(tmp_path, "hyp.txt", ["宝，宝宝查一下", "体温30度"])
+    ref = write(tmp_path, "ref.txt", ["，宝宝一下，查一下", "体温30度"])
+    reports = {}
+    for options in ((), ("--meteor-align", "optimal", "--nist-variant", "corrected")):
+        code, out, err = run("evaluate", "generate", "--hyp", hyp, "--ref", ref, "--family", "dstc7", "--json",
+                             *options)
+        assert code == 0, err
+        reports[options] = json.loads(out)["dstc7"]
+    default, clean = reports[()], reports[("--meteor-align", "optimal", "--nist-variant", "corrected")]
+    assert "nist:mteval-v14c," in default["signature"] and "meteor:1.5-jar," in default["signature"]
+    assert "nist:corrected," in clean["signature"] and "meteor:optimal," in clean["signature"]
+    assert clean["meteor"] > default["meteor"] and clean["nist4"] < default["nist4"]
+    code, _, err = run("evaluate", "generate", "--hyp", hyp, "--ref", ref, "--meteor-align", "beam")
+    assert code == 2 and "beam" in err

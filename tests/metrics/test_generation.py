@@ -72,8 +72,7 @@ def test_golden_vector(name, source, key, index):
         expected = scores["mteval_v14c_dialogpt_xml"]["fullprec"]["nist" if key == "nist4" else "bleu"][index]
         got = _report(name)["dstc7"][key]
     elif source == "meteor":
-        if not name.startswith("zh_"):
-            pytest.skip("English METEOR (stemmer, synonyms, full function-word list) is out of scope")
+        # English vectors too: METEOR 1.5 with the exact module only (stem/synonym/paraphrase are out of scope).
         exact = scores["meteor15_en_norm_exact_only"]
         if "final" not in exact:
             pytest.skip(f"the METEOR jar produced no score here: {exact.get('error', '').strip()}")
@@ -204,3 +203,30 @@ def test_any_text_scores_in_range_and_permutation_invariant(pairs):
             assert shuffled[family][key] == pytest.approx(values[key], abs=1e-12)
     assert identical["dstc7"]["bleu4"] == pytest.approx(1.0, abs=1e-12)
     assert identical["dstc7"]["meteor"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_variants_are_named_in_the_signature_and_change_the_numbers():
+    hyps, refs = ["宝，宝宝查一下", "体温30度"], [["，宝宝一下，查一下"], ["体温30度"]]
+    default = evaluate_generation(hyps, refs, family="dstc7")["dstc7"]
+    clean = evaluate_generation(hyps, refs, family="dstc7", meteor_align="optimal", nist_variant="corrected")["dstc7"]
+    assert "|nist:mteval-v14c,corpus,lp:avgref|" in default["signature"]
+    assert "|meteor:1.5-jar,exact,rank:a0.85-b0.20-g0.60-d0.75,corpus|" in default["signature"]
+    assert "|nist:corrected,corpus,lp:avgref|" in clean["signature"]
+    assert "|meteor:optimal,exact,rank:a0.85-b0.20-g0.60-d0.75,corpus|" in clean["signature"]
+    assert clean["meteor"] > default["meteor"] and clean["nist4"] < default["nist4"]
+    assert clean["bleu4"] == default["bleu4"]
+    for key, value in (("meteor_align", "beam"), ("nist_variant", "nltk")):
+        with pytest.raises(UsageError, match="unknown"):
+            evaluate_generation(hyps, refs, **{key: value})
+
+
+def test_bootstrap_statistic_uses_the_variants():
+    from rmd_baselines.metrics.generation import generation_statistic
+
+    hyps, refs = ["体温30度", "好的——"], [["体温30度"], ["好的"]]
+    for options in ({}, {"meteor_align": "optimal", "nist_variant": "corrected"}):
+        statistic = generation_statistic(hyps, refs, family="dstc7", **options)
+        report = evaluate_generation(hyps, refs, family="dstc7", **options)["dstc7"]
+        values = statistic(None)
+        assert values["dstc7.nist4"] == pytest.approx(report["nist4"], abs=1e-12)
+        assert values["dstc7.meteor"] == pytest.approx(report["meteor"], abs=1e-12)
