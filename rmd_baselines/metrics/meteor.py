@@ -125,15 +125,19 @@ class MeteorAligner:
                 matches, chunks = matches_and_chunks(hyp, ref)
                 function_matches = _function_matches(hyp, ref)
                 alignments.append((matches, chunks, function_matches, function_matches))
+        is_function = FUNCTION_WORDS.__contains__
         rows, index = [], 0
         for hyp, ref_set in zip(hyps, refs):
-            test_func = sum(1 for token in hyp if token in FUNCTION_WORDS)
+            test_func = sum(map(is_function, hyp))
             best, best_score = None, -1.0
             for ref in ref_set:
                 matches, chunks, func_matches, ref_func_matches = alignments[index]
                 index += 1
-                stats = [len(hyp), len(ref), test_func, sum(1 for token in ref if token in FUNCTION_WORDS), matches,
-                         func_matches, chunks, ref_func_matches]
+                stats = [len(hyp), len(ref), test_func, sum(map(is_function, ref)), matches, func_matches, chunks,
+                         ref_func_matches]
+                if len(ref_set) == 1:
+                    best = stats
+                    break
                 score = meteor15_from_stats(stats)
                 if score > best_score:
                     best, best_score = stats, score

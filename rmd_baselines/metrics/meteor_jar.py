@@ -38,11 +38,9 @@ alignment. Beyond that the beam can lose it (the tests check both facts).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from typing import Hashable, Sequence
+from typing import Sequence
 
 import numpy as np
-
 
 BEAM_SIZE = 40
 
@@ -56,149 +54,155 @@ def java_hash(token: str) -> int:
     return value
 
 
-class JavaHashKeys:
-    """The keys the program compares tokens by, with a per-token cache.
-
-    When every token of both segments is one character of the Basic Multilingual Plane its hash is its code, so
-    the tokens themselves serve as keys (the usual case for character-tokenized Chinese).
-    """
-
-    def __init__(self) -> None:
-        self._cache: dict[str, int] = {}
-
-    def __call__(self, hyp: Sequence[str], ref: Sequence[str]) -> tuple[Sequence[Hashable], Sequence[Hashable]]:
-        joined = "".join(hyp) + "".join(ref)
-        if len(joined) == len(hyp) + len(ref) and (not joined or max(joined) <= "\uffff"):
-            return hyp, ref
-        cache = self._cache
-        keys = []
-        for tokens in (hyp, ref):
-            out = []
-            for token in tokens:
-                value = cache.get(token)
-                if value is None:
-                    value = cache[token] = java_hash(token)
-                out.append(value)
-            keys.append(out)
-        return keys[0], keys[1]
-
-
 def jar_alignments(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], function_words: frozenset,
                    beam_size: int = BEAM_SIZE) -> list[tuple[int, int, int, int]]:
     """The program's alignment of each (hypothesis, reference) pair of ``-norm`` tokens: (matches, chunks,
     function-word matches in the hypothesis, function-word matches in the reference)."""
-    keys = JavaHashKeys()
-    groups: dict[int, _Tables] = {}
-    for index, (hyp, ref) in enumerate(pairs):
-        hyp_keys, ref_keys = keys(hyp, ref)
-        hyp_counts, ref_counts = Counter(hyp_keys), Counter(ref_keys)
-        shared = hyp_counts.keys() & ref_counts.keys()
-        ambiguous = {key for key in shared if hyp_counts[key] > 1 or ref_counts[key] > 1}
-        contested = sum(hyp_counts[key] for key in ambiguous)
-        words = max(1, -(-contested // 64))  # 64-bit words for the set of candidates a path has used
-        tables = groups.get(words)
-        if tables is None:
-            tables = groups[words] = _Tables(words)
-        tables.add(index, hyp, ref, hyp_keys, ref_keys, shared, ambiguous, function_words)
-    results: list = [None] * len(pairs)
-    for tables in groups.values():
-        for index, result in zip(tables.index, _search(tables.arrays(), beam_size)):
+    hyp = _Side([h for h, _ in pairs], function_words)
+    ref = _Side([r for _, r in pairs], function_words)
+    n = len(pairs)
+    hyp_pk, ref_pk = hyp.pair_keys(), ref.pair_keys()
+    hyp_count, ref_count = _counts(hyp_pk), _counts(ref_pk)
+    # Hypothesis tokens that are a candidate of some position with a choice (a type not once on each side).
+    in_ref = _lookup(ref_pk, hyp_pk, ref_count)
+    contested = (in_ref > 0) & ((hyp_count > 1) | (in_ref > 1))
+    words = np.maximum(1, -(-np.bincount(hyp.pair[contested], minlength=n) // 64))  # 64-bit words per bit set
+    results: list = [None] * n
+    for width in np.unique(words):
+        chosen = np.flatnonzero(words == width)
+        tables = _tables(hyp.subset(chosen), ref.subset(chosen), len(chosen), int(width))
+        for index, result in zip(chosen, _search(tables, beam_size)):
             results[index] = result
     return results
 
 
-class _Tables:
-    """The pairs searched together, as flat tables: per pair, its choice positions ("steps") and the run of
-    choice-free positions before each step and after the last; per step, its candidates.
+class _Side:
+    """The tokens of one side of every pair, flat: pair number, position, Java hash key, function-word flag."""
 
-    A run is stored by its effect on every path (`_through_run`): (non-empty, hypothesis position of its first
-    position or -1 for a skip, matches, chunks apart from the first position's, distance, end of the last match
-    after it or -1, function-word matches in the hypothesis, in the reference). Only the first position's chunk
-    depends on the path, on whether a chunk is open and where it ends.
-    """
+    def __init__(self, segments: Sequence[Sequence[str]], function_words: frozenset):
+        self.n = len(segments)
+        lengths = np.fromiter((len(tokens) for tokens in segments), np.int64, len(segments))
+        self.pair = np.repeat(np.arange(len(segments)), lengths)
+        self.position = np.arange(len(self.pair)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        flat = [token for tokens in segments for token in tokens]
+        joined = "".join(flat)
+        if len(joined) == len(flat) and (not joined or max(joined) <= "\uffff"):
+            # One character of the Basic Multilingual Plane each: the hash is the character's code.
+            self.key = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        else:
+            cache: dict[str, int] = {}
+            self.key = np.fromiter((cache[t] if t in cache else cache.setdefault(t, java_hash(t)) for t in flat),
+                                   np.int64, len(flat))
+        self.function = np.fromiter((t in function_words for t in flat), bool, len(flat))
 
-    def __init__(self, words: int):
-        self.words = words
-        self.index: list[int] = []
-        self.n_steps: list[int] = []
-        self.step_base: list[int] = []
-        self.runs: list[tuple] = []
-        self.final_runs: list[tuple] = []
-        self.step_ref_function: list[bool] = []
-        self.option_start: list[int] = []
-        self.n_options: list[int] = []
-        self.option_position: list[int] = []
-        self.option_slot: list[int] = []
-        self.option_distance: list[int] = []
-        self.option_function: list[bool] = []
-        self.max_distance = 1
-        self.max_ref = 1
+    def pair_keys(self) -> np.ndarray:
+        return (self.pair << 32) | self.key
 
-    def add(self, index, hyp, ref, hyp_keys, ref_keys, shared, ambiguous, function_words) -> None:
-        self.index.append(index)
-        self.step_base.append(len(self.runs))
-        unique = shared - ambiguous
-        definite = {key: i for i, key in enumerate(hyp_keys) if key in unique}
-        positions: dict = defaultdict(list)
-        slot_of = {}
-        if ambiguous:
-            for i, key in enumerate(hyp_keys):
-                if key in ambiguous:
-                    positions[key].append(i)
-                    slot_of[i] = len(slot_of)
-        option_position, option_slot = self.option_position, self.option_slot
-        option_distance, option_function = self.option_distance, self.option_function
-        total_distance = 0
-        nonempty = matches = chunks = distance = f1 = f2 = 0
-        first, last = -1, -1
-        for j, key in enumerate(ref_keys):
-            if key in ambiguous:
-                self.runs.append((nonempty, first, matches, chunks, distance, last, f1, f2))
-                total_distance += distance
-                nonempty = matches = chunks = distance = f1 = f2 = 0
-                first, last = -1, -1
-                self.step_ref_function.append(ref[j] in function_words)
-                options = positions[key]
-                self.option_start.append(len(option_position))
-                self.n_options.append(len(options))
-                for i in options:
-                    option_position.append(i)
-                    option_slot.append(slot_of[i])
-                    option_distance.append(abs(j - i))
-                    option_function.append(hyp[i] in function_words)
-                    total_distance += abs(j - i)
-                continue
-            i = definite.get(key, -1)
-            if not nonempty:
-                nonempty, first = 1, i
-            if i >= 0:
-                if last != -1 and i != last:
-                    chunks += 1
-                matches += 1
-                distance += abs(j - i)
-                f1 += hyp[i] in function_words
-                f2 += ref[j] in function_words
-                last = i + 1
-            elif last != -1:
-                chunks += 1
-                last = -1
-        self.final_runs.append((nonempty, first, matches, chunks, distance, last, f1, f2))
-        self.n_steps.append(len(self.runs) - self.step_base[-1])
-        self.max_distance = max(self.max_distance, total_distance + distance)
-        self.max_ref = max(self.max_ref, len(ref_keys))
+    def subset(self, chosen: np.ndarray) -> "_Side":
+        """The tokens of the chosen pairs, renumbered 0..len(chosen)-1 in that order."""
+        number = np.full(self.n, -1, np.int64)
+        number[chosen] = np.arange(len(chosen))
+        keep = number[self.pair] >= 0
+        out = _Side.__new__(_Side)
+        out.n = len(chosen)
+        out.pair, out.position = number[self.pair[keep]], self.position[keep]
+        out.key, out.function = self.key[keep], self.function[keep]
+        return out
 
-    def arrays(self) -> dict:
-        as_int = lambda values: np.asarray(values, dtype=np.int64)  # noqa: E731
-        slots = as_int(self.option_slot)
-        return dict(
-            words=self.words, n_steps=as_int(self.n_steps), step_base=as_int(self.step_base),
-            runs=as_int(self.runs).reshape(-1, 8), final_runs=as_int(self.final_runs).reshape(-1, 8),
-            step_ref_function=as_int(self.step_ref_function), option_start=as_int(self.option_start),
-            n_options=as_int(self.n_options), option_position=as_int(self.option_position),
-            option_word=slots >> 6, option_bit=np.left_shift(np.uint64(1), (slots & 63).astype(np.uint64)),
-            option_distance=as_int(self.option_distance), option_function=as_int(self.option_function),
-            sort=_PathOrder(len(self.index), self.max_ref, self.max_distance),
-        )
+
+def _counts(pair_keys: np.ndarray) -> np.ndarray:
+    """For each token, how many tokens of its pair and side share its key."""
+    _, inverse, counts = np.unique(pair_keys, return_inverse=True, return_counts=True)
+    return counts[inverse]
+
+
+def _lookup(other_pk: np.ndarray, pair_keys: np.ndarray, other_count: np.ndarray) -> np.ndarray:
+    """For each token, how many tokens of the other side of its pair share its key."""
+    unique, first = np.unique(other_pk, return_index=True)
+    index = np.minimum(np.searchsorted(unique, pair_keys), max(len(unique) - 1, 0))
+    if len(unique) == 0:
+        return np.zeros(len(pair_keys), np.int64)
+    return np.where(unique[index] == pair_keys, other_count[first[index]], 0)
+
+
+def _tables(hyp: _Side, ref: _Side, n: int, words: int) -> dict:
+    """The search's tables for n pairs: per pair its positions with a choice ("steps") and the runs of positions
+    without one before each step and after the last; per step its candidates. A run is kept as its effect on every
+    path (`_through_run`): (non-empty, hypothesis position of its first position or -1 for a skip, matches,
+    chunks apart from the first position's, distance, end of the last match after it or -1, function-word matches
+    in the hypothesis, in the reference); only the first position's chunk depends on the path."""
+    hyp_pk, ref_pk = hyp.pair_keys(), ref.pair_keys()
+    order = np.argsort(hyp_pk, kind="stable")  # hypothesis tokens by (pair, key, position)
+    sorted_pk = hyp_pk[order]
+    unique, first, count = np.unique(sorted_pk, return_index=True, return_counts=True)
+    # For each reference token: a = its type's hypothesis occurrences, b = reference occurrences.
+    index = np.minimum(np.searchsorted(unique, ref_pk), max(len(unique) - 1, 0))
+    found = (unique[index] == ref_pk) if len(unique) else np.zeros(len(ref_pk), bool)
+    a = np.where(found, count[index] if len(unique) else 0, 0)
+    b = _counts(ref_pk)
+    choice = (a > 0) & ((a > 1) | (b > 1))
+    definite = (a == 1) & (b == 1)
+    matched_token = np.where(definite, order[first[index]] if len(unique) else 0, 0)  # hypothesis token index
+    i = np.where(definite, hyp.position[matched_token] if len(hyp.position) else 0, -1)
+    j = ref.position
+    # Steps: the positions with a choice, numbered within their pair; run k is the one before step k.
+    n_steps = np.bincount(ref.pair[choice], minlength=n)
+    step_base = np.cumsum(n_steps) - n_steps
+    run_index = np.cumsum(choice) - choice - step_base[ref.pair]
+    run_base = np.cumsum(n_steps + 1) - (n_steps + 1)
+    run_id = run_base[ref.pair] + run_index
+    n_runs = int(np.sum(n_steps + 1))
+    # Effects of the runs, from their positions (not choices) in reference order.
+    free = ~choice
+    previous_free = np.r_[False, free[:-1]] & np.r_[False, ref.pair[1:] == ref.pair[:-1]]
+    next_free = np.r_[free[1:], False] & np.r_[ref.pair[1:] == ref.pair[:-1], False]
+    starts = free & ~previous_free
+    ends = free & ~next_free
+    previous_i = np.r_[-1, i[:-1]]
+    chunk = free & previous_free & (previous_i >= 0) & ((i < 0) | (i != previous_i + 1))
+    hyp_function = hyp.function[matched_token] & definite if len(hyp.function) else np.zeros(len(j), bool)
+
+    def per_run(values, mask):
+        return np.bincount(run_id[mask], weights=values[mask], minlength=n_runs).astype(np.int64)
+
+    effect = np.zeros((n_runs, 8), np.int64)
+    effect[:, 1] = effect[:, 5] = -1
+    effect[run_id[starts], 0] = 1
+    effect[run_id[starts], 1] = i[starts]
+    effect[:, 2] = per_run(definite.astype(np.int64), free)
+    effect[:, 3] = per_run(chunk.astype(np.int64), free)
+    effect[:, 4] = per_run(np.where(definite, np.abs(j - i), 0), free)
+    effect[run_id[ends], 5] = np.where(i[ends] >= 0, i[ends] + 1, -1)
+    effect[:, 6] = per_run(hyp_function.astype(np.int64), free)
+    effect[:, 7] = per_run((ref.function & definite).astype(np.int64), free)
+    final = run_base + n_steps
+    step_runs = np.delete(effect, final, axis=0)
+    # Candidates of each step: the hypothesis positions of its type, in increasing order.
+    n_options = a[choice]
+    option_start = np.cumsum(n_options) - n_options
+    offsets = np.arange(int(n_options.sum())) - np.repeat(option_start, n_options)
+    option_token = order[np.repeat(first[index[choice]], n_options) + offsets] if len(offsets) else offsets
+    contested = np.zeros(len(hyp.pair), bool)
+    contested[option_token] = True
+    slot = np.cumsum(contested) - contested
+    slot = slot - (np.cumsum(np.bincount(hyp.pair[contested], minlength=n)) -
+                   np.bincount(hyp.pair[contested], minlength=n))[hyp.pair]
+    option_position = hyp.position[option_token]
+    option_slot = slot[option_token]
+    option_distance = np.abs(np.repeat(j[choice], n_options) - option_position)
+    step_pair = ref.pair[choice]
+    distance_by_pair = (np.bincount(step_pair, weights=np.add.reduceat(option_distance, option_start)
+                                    if len(option_distance) else np.zeros(0), minlength=n)
+                        + np.bincount(np.repeat(np.arange(n), n_steps + 1), weights=effect[:, 4], minlength=n))
+    return dict(
+        words=words, n_steps=n_steps, step_base=step_base, runs=step_runs, final_runs=effect[final],
+        step_ref_function=ref.function[choice].astype(np.int64), option_start=option_start, n_options=n_options,
+        option_position=option_position, option_word=option_slot >> 6,
+        option_bit=np.left_shift(np.uint64(1), (option_slot & 63).astype(np.uint64)),
+        option_distance=option_distance, option_function=hyp.function[option_token].astype(np.int64),
+        sort=_PathOrder(n, int(np.bincount(ref.pair, minlength=n).max(initial=0)),
+                        int(distance_by_pair.max(initial=0))),
+    )
 
 
 class _PathOrder:
@@ -272,7 +276,8 @@ def _search(t: dict, beam_size: int) -> list[tuple[int, int, int, int]]:
         skip = slot == n_options[parent]
         option = t["option_start"][step][parent] + np.minimum(slot, n_options[parent] - 1)
         word, bit = t["option_word"][option], t["option_bit"][option]
-        kept = skip | ((used[parent, word] & bit) == 0)
+        parent_words = used[:, 0][parent] if t["words"] == 1 else used[parent, word]
+        kept = skip | ((parent_words & bit) == 0)
         # The program's distance: a new path gets the distances of the unused candidates before it, the
         # skipping path those of all of them.
         tried = np.where(skip | ~kept, 0, t["option_distance"][option])
