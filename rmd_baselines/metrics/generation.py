@@ -6,8 +6,8 @@ then scores them the way its reference programs see the same text written to fil
 through mteval-v14c's normalisation (ASCII lowercased, ASCII punctuation split, see `normalize`), METEOR through
 METEOR 1.5's ``-norm`` view, Entropy/Dist on the tokens as they are. By default NIST and METEOR reproduce the
 programs as they run, quirks included (`nist`, `meteor_jar`); ``nist_variant="corrected"`` and
-``meteor_align="optimal"`` are the named clean variants, and the signature says which was used. The ``paper`` family uses the tokens as they
-are and the first reference only (METEOR lowercases, as NLTK does). Both families report RAW values
+``meteor_align="optimal"`` are the named clean variants, and the signature says which was used. The ``paper``
+family uses the tokens as they are and the first reference only (METEOR lowercases, as NLTK does). Both families report RAW values
 (BLEU 0-1, NIST ≥ 0); the Table 4 layout multiplies the paper family's BLEU/NIST/METEOR by 100 as the paper prints
 them.
 
