@@ -72,8 +72,8 @@ def test_no_reference_words_scores_zero():
     assert corpus_nist([["好"]], [[[]]]) == [0.0] * 4
 
 
-# mteval-v14c (full-precision report, DialoGPT XML) on char tokens: the prefix "0" fails Perl's truth test, so the
-# bigrams "0 x" get the unigram formula. The first is the repro, the others real doctor turns (imcs_v2_dev).
+# mteval-v14c (full-precision report, DialoGPT XML): the prefix "0" fails Perl's truth test, so the bigrams "0 x" get
+# the unigram formula. Char tokens: the repro, then real doctor turns (imcs_v2_dev); then whitespace tokens.
 ZERO_PREFIX = [
     (["体温30度"], ["体温30度"], [2.321928094887362, 2.9024101186092026, 2.9024101186092026, 2.9024101186092026],
      2.321928094887362),
@@ -81,13 +81,19 @@ ZERO_PREFIX = [
                                           1.286704339276402], None),
     (["每次1.0ml"], ["沐舒坦，每次1.0ml"], [1.4619627286986974, 1.7056231834818136, 1.7056231834818136,
                                             1.7056231834818136], None),
+    # whitespace tokens: only the token "0" is false in Perl ("00" and "0.5" are true)
+    (["0 次 00 号 0.5 片"], ["0 次 00 号 0.5 片"], [2.584962500721156, 3.101955000865387, 3.101955000865387,
+                                                3.101955000865387], 2.584962500721156),
+    (["0 次 00 号"], ["每 天 0 次 , 00 号"], [0.7496598983825679, 0.9995465311767572, 0.9995465311767572,
+                                          0.9995465311767572], 0.7496598983825679),
 ]
 
 
 @pytest.mark.parametrize("hyps, refs, mteval, corrected_nist4", ZERO_PREFIX)
 def test_zero_prefix_quirk_and_the_corrected_variant(hyps, refs, mteval, corrected_nist4):
-    hyp_tokens = [list(h) for h in hyps]
-    ref_tokens = [[list(r)] for r in refs]
+    split = str.split if " " in hyps[0] else list
+    hyp_tokens = [split(h) for h in hyps]
+    ref_tokens = [[split(r)] for r in refs]
     assert corpus_nist(hyp_tokens, ref_tokens) == pytest.approx(mteval, abs=1e-12)
     corrected = corpus_nist(hyp_tokens, ref_tokens, variant="corrected")
     assert corrected[0] == pytest.approx(mteval[0], abs=1e-12)  # unigrams have no prefix either way
