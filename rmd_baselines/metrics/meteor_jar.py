@@ -26,7 +26,7 @@ The search is reproduced step by step for all pairs of a corpus at once (`_searc
 in flat numpy arrays, grouped by pair and kept in the program's order within it, and iteration k takes each pair
 that has a k-th position with a choice through it. Positions without a choice (a definite match, or no candidate)
 act on every path alike except for the chunk at the first of them, so each run of them between two choices is
-applied at once (`_Tables`, `_through_run`); the program's sorts inside the run change nothing that one sort after
+applied at once (`_tables`, `_through_run`); the program's sorts inside the run change nothing that one sort after
 it does not. A pair without any choice is that single run. The set of candidates a path has used is a bit set of
 64-bit words, pairs needing as many words being searched together.
 
@@ -310,7 +310,7 @@ def _search(t: dict, beam_size: int) -> list[tuple[int, int, int, int]]:
 
 
 def _through_run(effect, matches, chunks, distance, last, f1, f2):
-    """Paths through the runs described by ``effect`` rows (`_Tables`), one row per path."""
+    """Paths through the runs described by ``effect`` rows (`_tables`), one row per path."""
     nonempty = effect[:, 0] == 1
     first = effect[:, 1]
     is_open = last != -1
