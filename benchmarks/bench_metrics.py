@@ -24,7 +24,8 @@ Peak RSS is the benchmark process's own peak so far after each row (and the jar 
 
 Writes ``benchmarks/results/metrics.json`` and ``benchmarks/results/metrics.md``.
 
-    python benchmarks/bench_metrics.py [--shared-data ../shared/data] [--runs 5] [--pairs 10000]
+    python benchmarks/bench_metrics.py [--shared-data ../shared/data] [--runs 5] [--pairs 10000] [--meteor-jar JAR]
+                                       [--jar-runs 3]
 """
 
 from __future__ import annotations
