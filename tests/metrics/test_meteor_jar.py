@@ -33,8 +33,8 @@ def jar_search_step_by_step(hyp, ref, beam_size=BEAM_SIZE):
                 if path["last"] != -1:
                     path["chunks"] += 1
                 next_paths.append(path)
-            elif path["matches"][current] is not None and current not in path.get("chosen", ()):
-                i = path["matches"][current]  # a definite match
+            elif path["matches"][current] is not None:
+                i = path["matches"][current]  # a definite match (a choice is only ever made at its own position)
                 path["score"] += 2
                 if path["last"] != -1 and i != path["last"]:
                     path["chunks"] += 1
