@@ -123,6 +123,10 @@ def targets_of(name: str, data: dict) -> list[tuple[str, str, bool]]:
                 elif "bleu" in target:
                     measured = (f"ours {times.get('ours_corpus_bleu')} s, sacrebleu "
                                 f"{times.get('sacrebleu_corpus_bleu')} s ({clock})")
+                elif "meteor" in target:
+                    jar = data.get("meteor_jar", {})
+                    measured = (f"{jar.get('ratio_' + clock.lower(), 0):.1f}x: ours {times.get('ours_meteor_jar')} s, "
+                                f"jar {jar.get(clock.lower(), 0):.2f} s ({clock})")
                 else:
                     measured = f"{times.get('ours_all')} s ({clock})"
                 rows[row] = (target, measured, met)

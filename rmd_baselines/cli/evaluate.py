@@ -41,10 +41,14 @@ def evaluate():
                    "system (its --hyp file), segment (1-based line), hyp, refs, and for each family bleu2, bleu4, "
                    "nist4, meteor -- raw sentence-level scores (dstc7: the family's corpus formula applied to that "
                    "one segment; paper: NLTK's sentence scores).")
+@click.option("--meteor-align", type=click.Choice(["jar", "optimal"]), default="jar", show_default=True,
+              help="dstc7 METEOR alignment: jar = METEOR 1.5's beam search as it runs, optimal = the fewest chunks.")
+@click.option("--nist-variant", type=click.Choice(["mteval", "corrected"]), default="mteval", show_default=True,
+              help="dstc7 NIST: mteval = mteval-v14c as it runs (its '0'-prefix quirk), corrected = the formula.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (raw values) instead of the table.")
 @common
 def evaluate_generate(hyp_paths, ref_paths, family, tokenize, ci, n_boot, n_trials, seed, logprobs_paths,
-                      segments_path, as_json):
+                      segments_path, meteor_align, nist_variant, as_json):
     """Score any system's responses with both metric families, laid out as the paper's Table 4; with several
     --hyp, compare them.
 
@@ -67,7 +71,8 @@ def evaluate_generate(hyp_paths, ref_paths, family, tokenize, ci, n_boot, n_tria
     from ..metrics.io import check_one_per_system
 
     check_one_per_system("--logprobs", len(logprobs_paths), "--hyp", len(hyp_paths))
-    options = dict(tokenize=tokenize, family=family, n_boot=n_boot, seed=seed, ci=ci)
+    options = dict(tokenize=tokenize, family=family, n_boot=n_boot, seed=seed, ci=ci, meteor_align=meteor_align,
+                   nist_variant=nist_variant)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if len(hyp_paths) == 1:

@@ -4,8 +4,11 @@
 `rmd_baselines.text.get_tokenizer(tokenize)` and shares those token lists with every metric. The ``dstc7`` family
 then scores them the way its reference programs see the same text written to files with single spaces: BLEU/NIST
 through mteval-v14c's normalisation (ASCII lowercased, ASCII punctuation split, see `normalize`), METEOR through
-METEOR 1.5's ``-norm`` view, Entropy/Dist on the tokens as they are. The ``paper`` family uses the tokens as they
-are and the first reference only (METEOR lowercases, as NLTK does). Both families report RAW values
+METEOR 1.5's ``-norm`` view, Entropy/Dist on the tokens as they are. By default NIST and METEOR reproduce the
+programs as they run, quirks included (`nist`, `meteor_jar`); ``nist_variant="corrected"`` and
+``meteor_align="optimal"`` are the named clean variants, and the signature says which was used. The ``paper``
+family uses the tokens as they are and the first reference only (METEOR lowercases, as NLTK does). Both families
+report RAW values
 (BLEU 0-1, NIST ≥ 0); the Table 4 layout multiplies the paper family's BLEU/NIST/METEOR by 100 as the paper prints
 them.
 
@@ -32,9 +35,9 @@ from .bleu import BleuStats, mteval_bleu, nltk_sentence_bleu
 from .bootstrap import intervals, resample_weight_chunks
 from .dist import dist_from_array, dist_from_counts
 from .entropy import entropy_from_array, entropy_from_counts
-from .meteor import MeteorStats, meteor15_from_stats, meteor15_segment, nltk_meteor
+from .meteor import ALIGNMENTS as METEOR_ALIGNMENTS, MeteorAligner, MeteorStats, meteor15_from_stats, nltk_meteor
 from .ngrams import PooledNgrams, all_ngram_counts, clip_by_order, closest_length, max_counts
-from .nist import NistStats, nltk_sentence_nist
+from .nist import VARIANTS as NIST_VARIANTS, NistStats, nltk_sentence_nist
 from .normalize import MeteorNormalizer, MtevalNormalizer, mostly_latin
 from .perplexity import VARIANTS as PPL_VARIANTS, PerplexityStats
 from .pooled import PooledCounts, WeightBlock, dist as pooled_dist, entropy as pooled_entropy, ngram_rows
@@ -54,7 +57,8 @@ SEGMENT_KEYS = ("bleu2", "bleu4", "nist4", "meteor")
 
 
 class LatinScriptWarning(UserWarning):
-    """Hypotheses are mostly Latin script: METEOR here is exact-match only, English METEOR is out of scope."""
+    """Hypotheses are mostly Latin script: METEOR here is exact-match only, English METEOR's other modules are out
+    of scope."""
 
 
 def _families(family: str) -> tuple[str, ...]:
@@ -96,9 +100,12 @@ class GenerationStats:
     """Everything both families need, computed once per segment; corpus scores for any bootstrap weights."""
 
     def __init__(self, hyp_tokens: Sequence[Sequence[str]], ref_tokens: Sequence[Sequence[Sequence[str]]],
-                 families: Sequence[str] = FAMILIES, paper_smoothing: str = "none", dstc7_normalize: bool = True):
+                 families: Sequence[str] = FAMILIES, paper_smoothing: str = "none", dstc7_normalize: bool = True,
+                 meteor_align: str = "jar", nist_variant: str = "mteval"):
         if paper_smoothing not in ("none", "method1"):
             raise UsageError(f"unknown paper smoothing {paper_smoothing!r} (choose from none, method1)")
+        _check_variants(meteor_align, nist_variant)
+        self.meteor_align, self.nist_variant = meteor_align, nist_variant
         self.families = tuple(families)
         self.n = len(hyp_tokens)
         self.n_refs = len(ref_tokens[0])
@@ -111,7 +118,7 @@ class GenerationStats:
         identity = lambda tokens: tokens  # noqa: E731
         mteval = MtevalNormalizer() if normalize else identity
         meteor_view = MeteorNormalizer() if normalize else (lambda tokens: [t.lower() for t in tokens])
-        bleu_rows, clips, hyp_lens, norm_refs, meteor_rows = [], [], [], [], []
+        bleu_rows, clips, hyp_lens, norm_refs, meteor_hyps, meteor_refs = [], [], [], [], [], []
         paper_rows = []
         for hyp, ref_set in zip(hyp_tokens, ref_tokens):
             hyp_counts = all_ngram_counts(hyp, MAX_ORDER)
@@ -129,7 +136,8 @@ class GenerationStats:
                 clips.append(found)
                 hyp_lens.append(hyp_len)
                 norm_refs.append(refs_n)
-                meteor_rows.append(meteor15_segment(meteor_view(hyp), [meteor_view(r) for r in ref_set]))
+                meteor_hyps.append(meteor_view(hyp))
+                meteor_refs.append([meteor_view(r) for r in ref_set])
             if do_paper:
                 ref = ref_set[0]
                 if do_dstc7 and len(ref_set) == 1 and hyp_counts_n is hyp_counts and ref_counts_n[0] is ref_counts[0]:
@@ -145,8 +153,8 @@ class GenerationStats:
                 ))
         if do_dstc7:
             self.bleu = BleuStats(np.asarray(bleu_rows, dtype=np.float64), MAX_ORDER)
-            self.nist = NistStats(clips, hyp_lens, norm_refs, MAX_ORDER)
-            self.meteor = MeteorStats(meteor_rows)
+            self.nist = NistStats(clips, hyp_lens, norm_refs, MAX_ORDER, self.nist_variant)
+            self.meteor = MeteorStats(MeteorAligner(self.meteor_align).segments(meteor_hyps, meteor_refs))
         if do_paper:
             self.paper_segments = np.asarray(paper_rows, dtype=np.float64).reshape(-1, 4)
 
@@ -233,14 +241,29 @@ class GenerationStats:
         return out
 
 
+def _check_variants(meteor_align: str, nist_variant: str) -> None:
+    if meteor_align not in METEOR_ALIGNMENTS:
+        raise UsageError(f"unknown METEOR alignment {meteor_align!r} (choose from {', '.join(METEOR_ALIGNMENTS)})")
+    if nist_variant not in NIST_VARIANTS:
+        raise UsageError(f"unknown NIST variant {nist_variant!r} (choose from {', '.join(NIST_VARIANTS)})")
+
+
+# The dstc7 family's NIST and METEOR variants as signatures name them (the defaults reproduce the programs).
+_NIST_SIGNATURE = {"mteval": "mteval-v14c", "corrected": "corrected"}
+_METEOR_SIGNATURE = {"jar": "1.5-jar", "optimal": "optimal"}
+
+
 def family_signature(family: str, tokenizer_signature: str, n_refs: int, paper_smoothing: str = "none",
-                     dstc7_normalize: bool = True, ppl: str | None = None) -> str:
+                     dstc7_normalize: bool = True, ppl: str | None = None, meteor_align: str = "jar",
+                     nist_variant: str = "mteval") -> str:
     """The signature of one family's report: tokenization, every metric's variant, references, version."""
     if family == "dstc7":
         return make_signature(
             "dstc7", tok=tokenizer_signature, norm="mteval-v14c+meteor-norm" if dstc7_normalize else "none",
-            nrefs=n_refs, bleu="mteval-v14c-corpus,bp:closest,smooth:mteval", nist="mteval-v14c-corpus,lp:avgref",
-            meteor="1.5-exact,rank:a0.85-b0.20-g0.60-d0.75,corpus", entropy="ln,pooled", dist="pooled", ppl=ppl)
+            nrefs=n_refs, bleu="mteval-v14c-corpus,bp:closest,smooth:mteval",
+            nist=f"{_NIST_SIGNATURE[nist_variant]},corpus,lp:avgref",
+            meteor=f"{_METEOR_SIGNATURE[meteor_align]},exact,rank:a0.85-b0.20-g0.60-d0.75,corpus",
+            entropy="ln,pooled", dist="pooled", ppl=ppl)
     return make_signature(
         "paper", tok=tokenizer_signature, nrefs=f"{n_refs}(first-used)",
         bleu=f"nltk-sentence-avg,smooth:{paper_smoothing}", nist="nltk-sentence-avg,0-if-shorter-than-4",
@@ -406,8 +429,9 @@ def _score_systems(hyps_by_system: Sequence[Sequence[str]], refs: Sequence[Seque
     ref_tokens = [tokenizer.tokenize_many(ref_set) for ref_set in refs]
     hyp_tokens_by_system = [tokenizer.tokenize_many(hyps) for hyps in hyps_by_system]
     if any(mostly_latin(tokens) for tokens in hyp_tokens_by_system):
-        warnings.warn("hypotheses are mostly Latin script: METEOR here is exact-match only (no English stemmer, "
-                      "synonyms or paraphrases) and will not equal METEOR 1.5 or NLTK on English", LatinScriptWarning,
+        warnings.warn("hypotheses are mostly Latin script: METEOR here is exact-match only (METEOR 1.5 -m exact; no "
+                      "English stemmer, synonyms or paraphrases) and will not equal METEOR 1.5's default modules or "
+                      "NLTK on English", LatinScriptWarning,
                       stacklevel=3)
     systems, reports = [], []
     for hyp_tokens, logprobs in zip(hyp_tokens_by_system, logprobs_by_system):

@@ -1,47 +1,32 @@
 """METEOR in the two families (metrics-spec.md section 4).
 
-``dstc7`` -- METEOR 1.5 as DSTC7/DialoGPT run it (``-l en -norm``, ranking parameters α 0.85, β 0.20, γ 0.60,
-δ 0.75), restricted to the exact-match module. For Chinese that is the whole metric: every CJK character is its
-own token after METEOR's normaliser, is never an English function word, and cannot be matched by the English
-stemmer, synonym or paraphrase modules, so the jar's result equals ``-m exact`` (verified on every ``zh_*`` golden
-vector). Per segment: P = weighted matches / weighted hypothesis length and R likewise on the reference, content
-tokens weighted δ and function tokens 1-δ; Fmean = 1 / ((1-α)/P + α/R); frag = chunks / mean matched length
-(0 for a perfect match); score = Fmean · (1 - γ·frag^β), NaN → 0, never below 0. With several references the
-best-scoring one is kept (the first on ties). The corpus score is *not* a mean of segment scores: the segments'
-sufficient statistics are summed (a perfect segment adds 0 chunks) and the formula is applied once.
+``dstc7`` -- METEOR 1.5 as DSTC7/DialoGPT run it (``meteor-1.5.jar -l en -norm``, ranking parameters α 0.85,
+β 0.20, γ 0.60, δ 0.75), with the exact module. For Chinese that is the whole metric: every CJK character is its
+own token after METEOR's normaliser, and the English stemmer, synonym and paraphrase modules cannot match CJK
+tokens, so the jar's result equals ``-m exact``. Per segment: P = weighted matches / weighted hypothesis length and
+R likewise on the reference, content tokens weighted δ and function tokens 1-δ; Fmean = 1 / ((1-α)/P + α/R);
+frag = chunks / mean matched length (0 for a perfect match); score = Fmean · (1 - γ·frag^β), NaN → 0, never below
+0. With several references the best-scoring one is kept (the first on ties). The corpus score is *not* a mean of
+segment scores: the segments' sufficient statistics are summed (a perfect segment adds 0 chunks) and the formula
+is applied once.
 
-Alignment. METEOR picks, among the alignments with the most matches, one with the fewest chunks (a chunk is a
-maximal run of matches adjacent and in the same order in both segments); the jar approximates this with a beam
-search. We compute it exactly:
+What the program does, reproduced by default (each with a repro from the program, char tokens unless said):
 
-1. For exact matching every token type t is matched min(#t in hypothesis, #t in reference) times in any maximum
-   matching, and any partial matching can be completed to a maximum one without removing matches (types are
-   independent and within a type every hypothesis token may pair with every reference token). So M is known in
-   closed form and ``chunks = M - A``, where A is the largest number of *adjacencies* -- pairs of consecutive
-   hypothesis positions i, i+1 matched to consecutive reference positions j, j+1 -- over all matchings.
-2. An adjacency needs a bigram shared by both segments, so only positions inside shared bigrams matter. Without
-   the one-to-one constraint, maximising A is a chain problem over hypothesis positions (state = the reference
-   position a hypothesis position is matched to) solved exactly by dynamic programming (Viterbi); its optimum is
-   an upper bound on A.
-3. Branch and bound restores the constraint, separately for each group of shared bigrams linked through a common
-   position (groups whose bigrams never compete count fully). The bound is the smaller of two chain relaxations
-   (one-to-one dropped on the reference side, or on the hypothesis side); when a relaxation's optimum happens to be
-   one-to-one it is feasible, hence optimal. Otherwise we branch on a contested position: which of its competitors
-   may keep it (the children cover every one-to-one matching, since at most one competitor uses it in any). Every
-   branch removes a candidate pair, so the search ends with the maximum of A over one-to-one matchings.
-4. The general problem contains minimum common string partition, which is NP-hard, so no polynomial bound is
-   claimed. A group that needs more than a small node budget (long responses with many repeated bigrams, a few in
-   10,000 real pairs) is handed to an exact 0-1 program instead: x(i,j) = position i matched to j, y = an adjacency
-   used, y ≤ both x, each position matched once, maximise Σ y, solved to zero gap by HiGHS (scipy).
-Either way the chunk count is provably minimal among maximum matchings. METEOR's beam search (width 40) can miss
-this optimum on long segments with many repeats; on every golden vector both agree.
+- **Its alignment is a beam search** (width 40) with its own order of partial alignments and ties, which can return
+  more chunks than the fewest possible: H ``宝，宝宝查一下``, R ``，宝宝一下，查一下`` → 0.329427 (3 chunks; the
+  minimum-chunk alignment gives 0.357486). See `metrics.meteor_jar`.
+- **Function words are METEOR's full English list** (``resources/function/english.words``, 93 entries:
+  `FUNCTION_WORDS`), looked up on every token after ``-norm``, Chinese text included: H ``好的——``, R ``好的`` →
+  0.454923 (the em dash is one); ``II`` → ``i`` and ``SCL`` → ``s`` count too.
+- **Tokens are equal when their Java hash codes are**: ``c0`` matches ``an`` (none-tokenized ``c0 x`` / ``an x``
+  → 1.0), and 😀 matches 🧡.
+- **The ``-norm`` normaliser** with Moses' English non-breaking prefixes (``Dr. Smith`` keeps ``dr.``) and only
+  METEOR's own list of spaces (U+180E stays a token); see `metrics.normalize`.
 
-Function words: a partial English list -- the ASCII ``, . " ' ( ) : ? -`` and full-width quotes that
-metrics-spec.md lists as part of METEOR 1.5's English list, and the articles ``a``/``an``/``the``. The golden
-``zh_mixed_ascii`` vector exercises ``( ) : ? , a`` and is reproduced exactly; ``an`` and ``the`` are assumed (every
-English function-word list has them). English METEOR -- stemming, WordNet synonyms, paraphrases and the full
-function-word list -- is out of scope, and `rmd_baselines.metrics.generation` warns when hypotheses are mostly
-Latin script.
+Named variant: ``align="optimal"`` (``meteor:optimal`` in the signature, ``--meteor-align optimal``) replaces the
+beam search by the provably minimum-chunk alignment (`metrics.meteor_optimal`) with plain string equality; the
+rest (function words, normaliser, formula) is the same. Tokens are never stemmed: English text matches METEOR 1.5
+``-m exact``, not its default modules.
 
 ``paper`` -- NLTK ``meteor_score`` as the UCSD scripts call it (α 0.9, β 3, γ 0.5, ``str.lower``): exact matches
 assigned greedily from the end of the hypothesis to the last unused equal reference token, chunks counted along
@@ -57,234 +42,25 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import UsageError
+from .meteor_jar import BEAM_SIZE, jar_alignments
+from .meteor_optimal import matches_and_chunks
+
 ALPHA, BETA, GAMMA, DELTA = 0.85, 0.20, 0.60, 0.75
 NLTK_ALPHA, NLTK_BETA, NLTK_GAMMA = 0.9, 3.0, 0.5
-FUNCTION_WORDS = frozenset({",", ".", '"', "'", "(", ")", ":", "?", "-", "“", "”", "‘", "’", "a", "an", "the"})
+# METEOR 1.5's English function words (resources/function/english.words), looked up on every token after -norm.
+FUNCTION_WORDS = frozenset((
+    "the", ",", ".", "to", "of", "and", "a", "in", "that", "for", '"', "is", "on", "'s", "it", "with", "was", "as",
+    "said", "at", "he", "by", "be", "from", "have", "has", "are", "his", "but", "an", "this", "not", "i", "will",
+    "\u2019", "they", ")", "-rrb-", "(", "-lrb-", "who", "their", "had", "we", "which", "were", "been", "more", "or",
+    "s", "its", "would", "about", "new", "one", "after", "you", ":", "also", "up", "when", "there", "than", "$",
+    "all", "out", "her", "people", "she", "year", "two", "-", "can", "if", "last", "first", "\u201c", "over", "other",
+    "\u201d", "into", "some", "what", "so", "--", "no", "time", "years", "could", "?", "'t", "\u2014", "'",
+))
+ALIGNMENTS = ("jar", "optimal")
 
 # Columns of a segment's sufficient statistics.
-TEST_LEN, REF_LEN, TEST_FUNC, REF_FUNC, MATCHES, FUNC_MATCHES, CHUNKS = range(7)
-_OTHER = -1
-
-
-# --- exact minimum-chunk alignment -----------------------------------------------------------------------------------
-
-
-def _viterbi(allowed: dict[int, set[int]]) -> tuple[int, dict[int, int]]:
-    """Best adjacency count over assignments hyp position -> allowed ref position (or none), ignoring one-to-one.
-
-    ``score[j]`` at position p is the best count over positions up to p when p is matched to j: either p starts a
-    run (the best count before p) or it extends p-1 matched to j-1 (one more adjacency). Returns the optimum and
-    the assignment of one optimal solution, restricted to positions that take part in an adjacency.
-    """
-    table = []  # per position: (position, score by state, best state or _OTHER, best count before it)
-    best_before = 0
-    prev_pos, prev_scores = None, {}
-    for pos in sorted(allowed):
-        if prev_pos is None or pos != prev_pos + 1:
-            prev_scores = {}
-        scores = {}
-        for j in allowed[pos]:
-            extended = prev_scores.get(j - 1, -1) + 1
-            scores[j] = extended if extended > best_before else best_before
-        # The best state here; ties go to "unmatched", then to the smallest reference position (determinism).
-        best_state, best_value = _OTHER, best_before
-        for j, value in scores.items():
-            if value > best_value or (value == best_value and best_state != _OTHER and j < best_state):
-                best_state, best_value = j, value
-        table.append((pos, scores, best_state, best_before))
-        best_before = best_value
-        prev_pos, prev_scores = pos, scores
-    assignment: dict[int, int] = {}
-    state = table[-1][2] if table else _OTHER
-    for index in range(len(table) - 1, -1, -1):
-        pos, scores, _, _ = table[index]
-        previous = table[index - 1] if index > 0 else None
-        if state != _OTHER:
-            assignment[pos] = state
-            if previous is not None and previous[0] == pos - 1 and previous[1].get(state - 1, -2) + 1 == scores[state]:
-                state = state - 1
-                continue
-        state = previous[2] if previous is not None else _OTHER
-    kept = {i: j for i, j in assignment.items() if assignment.get(i + 1) == j + 1 or assignment.get(i - 1) == j - 1}
-    return best_before, kept
-
-
-_NODE_BUDGET = 64
-
-
-def _transpose(domain: dict[int, set[int]]) -> dict[int, set[int]]:
-    out: dict[int, set[int]] = defaultdict(set)
-    for i, js in domain.items():
-        for j in js:
-            out[j].add(i)
-    return out
-
-
-def _conflicts(assignment: dict[int, int]) -> dict[int, list[int]]:
-    """Targets used by several sources in an assignment, with their users."""
-    users: dict[int, list[int]] = defaultdict(list)
-    for i, j in assignment.items():
-        users[j].append(i)
-    return {j: who for j, who in users.items() if len(who) > 1}
-
-
-def _branch_and_bound(domain: dict[int, set[int]]) -> int | None:
-    """Exact maximum adjacencies of one component, or None when the node budget runs out.
-
-    The bound is the smaller of the two chain relaxations (one-to-one dropped on the reference side, or on the
-    hypothesis side); a relaxation whose optimum happens to be one-to-one is feasible, hence optimal for its node.
-    """
-    best = -1
-    nodes = 0
-    stack = [domain]
-    while stack:
-        node = stack.pop()
-        nodes += 1
-        if nodes > _NODE_BUDGET:
-            return None
-        value_h, assign_h = _viterbi(node)
-        if value_h <= best:
-            continue
-        transposed = _transpose(node)
-        value_r, assign_r = _viterbi(transposed)
-        if min(value_h, value_r) <= best:
-            continue
-        conflicts_h = _conflicts(assign_h)
-        if not conflicts_h:
-            best = value_h
-            continue
-        conflicts_r = _conflicts(assign_r)
-        if not conflicts_r:
-            best = value_r
-            continue
-        # Branch where the relaxation is tighter: which source may keep the contested target.
-        if value_r < value_h:
-            target, users = min(conflicts_r.items(), key=lambda item: (len(item[1]), item[0]))
-            for keep in users:
-                child_t = {j: (iset - {target} if (j != keep and j in users) else iset)
-                           for j, iset in transposed.items()}
-                stack.append(_transpose(child_t))
-        else:
-            target, users = min(conflicts_h.items(), key=lambda item: (len(item[1]), item[0]))
-            for keep in users:
-                stack.append({i: (js - {target} if (i != keep and i in users) else js) for i, js in node.items()})
-    return best
-
-
-def _integer_program(pairs: list[tuple[int, int]]) -> int:
-    """Exact maximum adjacencies of one component as a 0-1 program (HiGHS via scipy), for hard components.
-
-    x(i,j) = hypothesis position i matched to reference position j; y(i,j) = the adjacency (i,j)-(i+1,j+1) is
-    used, y ≤ both x; each position matched at most once; maximise Σ y. Solved to optimality (zero gap).
-    """
-    from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import coo_matrix
-
-    units = sorted({(i, j) for i, j in pairs} | {(i + 1, j + 1) for i, j in pairs})
-    unit_index = {u: k for k, u in enumerate(units)}
-    n_x, n_y = len(units), len(pairs)
-    rows, cols, vals = [], [], []
-    row = 0
-    for k, (i, j) in enumerate(pairs):
-        for unit in ((i, j), (i + 1, j + 1)):
-            rows += [row, row]
-            cols += [n_x + k, unit_index[unit]]
-            vals += [1.0, -1.0]
-            row += 1
-    for side in (0, 1):
-        groups: dict[int, list[int]] = defaultdict(list)
-        for k, unit in enumerate(units):
-            groups[unit[side]].append(k)
-        for members in groups.values():
-            if len(members) > 1:
-                rows += [row] * len(members)
-                cols += members
-                vals += [1.0] * len(members)
-                row += 1
-    matrix = coo_matrix((vals, (rows, cols)), shape=(row, n_x + n_y))
-    objective = np.concatenate([np.zeros(n_x), -np.ones(n_y)])
-    upper = [0.0] * (2 * n_y) + [1.0] * (row - 2 * n_y)
-    result = milp(objective, constraints=[LinearConstraint(matrix, -np.inf, upper)],
-                  integrality=np.ones(n_x + n_y), bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0})
-    if result.status != 0:
-        raise RuntimeError(f"METEOR alignment: integer program not solved ({result.message})")
-    return int(round(-result.fun))
-
-
-def _components(pairs: list[tuple[int, int]], n_hyp: int) -> list[list[tuple[int, int]]]:
-    """Groups of shared-bigram pairs linked through a hypothesis or reference position (solved independently)."""
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in pairs:
-        root = find(i)
-        for node in (i + 1, n_hyp + j, n_hyp + j + 1):
-            other = find(node)
-            if other != root:
-                parent[other] = root
-    groups: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for pair in pairs:
-        groups[find(pair[0])].append(pair)
-    return list(groups.values())
-
-
-def _consistent(pairs: list[tuple[int, int]]) -> bool:
-    """No position is wanted at two places: every shared bigram can be used at once."""
-    hyp_want: dict[int, int] = {}
-    ref_want: dict[int, int] = {}
-    for i, j in pairs:
-        for a, b in ((i, j), (i + 1, j + 1)):
-            if hyp_want.setdefault(a, b) != b or ref_want.setdefault(b, a) != a:
-                return False
-    return True
-
-
-def max_adjacencies(hyp: Sequence[str], ref: Sequence[str]) -> int:
-    """The largest number of adjacencies over one-to-one exact matchings (see the module docstring)."""
-    if len(hyp) < 2 or len(ref) < 2:
-        return 0
-    hyp_bigrams = list(zip(hyp, hyp[1:]))
-    ref_bigrams = list(zip(ref, ref[1:]))
-    shared = set(hyp_bigrams).intersection(ref_bigrams)
-    if not shared:
-        return 0
-    starts: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for j, bigram in enumerate(ref_bigrams):
-        if bigram in shared:
-            starts[bigram].append(j)
-    pairs = [(i, j) for i, bigram in enumerate(hyp_bigrams) if bigram in shared for j in starts[bigram]]
-    if not pairs:
-        return 0
-    if _consistent(pairs):
-        return len(pairs)
-    total = 0
-    for component in _components(pairs, len(hyp)):
-        if _consistent(component):
-            total += len(component)
-            continue
-        domain: dict[int, set[int]] = defaultdict(set)
-        for i, j in component:
-            domain[i].add(j)
-            domain[i + 1].add(j + 1)
-        value = _branch_and_bound(dict(domain))
-        total += value if value is not None else _integer_program(component)
-    return total
-
-
-def matches_and_chunks(hyp: Sequence[str], ref: Sequence[str], hyp_counts: Counter | None = None,
-                       ref_counts: Counter | None = None) -> tuple[int, int]:
-    """(maximum number of exact matches, fewest chunks among maximum matchings)."""
-    hyp_counts = Counter(hyp) if hyp_counts is None else hyp_counts
-    ref_counts = Counter(ref) if ref_counts is None else ref_counts
-    matches = sum(min(count, ref_counts[t]) for t, count in hyp_counts.items() if t in ref_counts)
-    if matches == 0:
-        return 0, 0
-    return matches, matches - max_adjacencies(hyp, ref)
+TEST_LEN, REF_LEN, TEST_FUNC, REF_FUNC, MATCHES, FUNC_MATCHES, CHUNKS, REF_FUNC_MATCHES = range(8)
 
 
 # --- METEOR 1.5 scoring ----------------------------------------------------------------------------------------------
@@ -300,14 +76,20 @@ def _div(a: float, b: float) -> float:
 
 
 def meteor15_from_stats(stats: Sequence[float]) -> float:
-    """METEOR 1.5's formula on (summed) sufficient statistics, with Java's floating-point edge cases."""
+    """METEOR 1.5's formula on (summed) sufficient statistics, with Java's floating-point edge cases.
+
+    ``stats`` has the columns ``TEST_LEN`` … ``CHUNKS`` and optionally ``REF_FUNC_MATCHES`` (without it the
+    reference side's function-word matches equal the hypothesis side's, as they do unless two different tokens
+    matched through a Java hash collision).
+    """
     test_len, ref_len, test_func, ref_func, matches, func_matches, chunks = stats[:7]
-    content_matches = matches - func_matches
+    ref_func_matches = stats[REF_FUNC_MATCHES] if len(stats) > REF_FUNC_MATCHES else func_matches
     test_weighted_len = DELTA * (test_len - test_func) + (1.0 - DELTA) * test_func
     ref_weighted_len = DELTA * (ref_len - ref_func) + (1.0 - DELTA) * ref_func
-    weighted_matches = content_matches * 1.0 * DELTA + func_matches * 1.0 * (1.0 - DELTA)
-    precision = _div(weighted_matches, test_weighted_len)
-    recall = _div(weighted_matches, ref_weighted_len)
+    test_weighted_matches = (matches - func_matches) * 1.0 * DELTA + func_matches * 1.0 * (1.0 - DELTA)
+    ref_weighted_matches = (matches - ref_func_matches) * 1.0 * DELTA + ref_func_matches * 1.0 * (1.0 - DELTA)
+    precision = _div(test_weighted_matches, test_weighted_len)
+    recall = _div(ref_weighted_matches, ref_weighted_len)
     fmean = _div(1.0, _div(1.0 - ALPHA, precision) + _div(ALPHA, recall))
     if matches == test_len and matches == ref_len and chunks == 1:
         frag = 0.0
@@ -320,22 +102,65 @@ def meteor15_from_stats(stats: Sequence[float]) -> float:
     return max(score, 0.0)
 
 
-def meteor15_segment(hyp: Sequence[str], refs: Sequence[Sequence[str]]) -> list[int]:
+class MeteorAligner:
+    """Segment statistics with one alignment variant: ``jar`` (default, the program's search) or ``optimal``.
+
+    Tokens must already be in METEOR's ``-norm`` view (`metrics.normalize.MeteorNormalizer`).
+    """
+
+    def __init__(self, align: str = "jar", beam_size: int = BEAM_SIZE):
+        if align not in ALIGNMENTS:
+            raise UsageError(f"unknown METEOR alignment {align!r} (choose from {', '.join(ALIGNMENTS)})")
+        self.align = align
+        self.beam_size = beam_size
+
+    def segments(self, hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[Sequence[str]]]) -> list[list[int]]:
+        """One statistics row per segment: its best-scoring reference (the first on ties), as the program keeps."""
+        pairs = [(hyp, ref) for hyp, ref_set in zip(hyps, refs) for ref in ref_set]
+        if self.align == "jar":
+            alignments = jar_alignments(pairs, FUNCTION_WORDS, self.beam_size)
+        else:
+            alignments = []
+            for hyp, ref in pairs:
+                matches, chunks = matches_and_chunks(hyp, ref)
+                function_matches = _function_matches(hyp, ref)
+                alignments.append((matches, chunks, function_matches, function_matches))
+        is_function = FUNCTION_WORDS.__contains__
+        rows, index = [], 0
+        for hyp, ref_set in zip(hyps, refs):
+            test_func = sum(map(is_function, hyp))
+            best, best_score = None, -1.0
+            for ref in ref_set:
+                matches, chunks, func_matches, ref_func_matches = alignments[index]
+                index += 1
+                stats = [len(hyp), len(ref), test_func, sum(map(is_function, ref)), matches, func_matches, chunks,
+                         ref_func_matches]
+                if len(ref_set) == 1:
+                    best = stats
+                    break
+                score = meteor15_from_stats(stats)
+                if score > best_score:
+                    best, best_score = stats, score
+            rows.append(best)
+        return rows
+
+    def segment(self, hyp: Sequence[str], refs: Sequence[Sequence[str]]) -> list[int]:
+        """The statistics row of one segment."""
+        return self.segments([hyp], [refs])[0]
+
+
+def _function_matches(hyp: Sequence[str], ref: Sequence[str]) -> int:
+    """Function words matched by any maximum exact matching: min(count in hyp, count in ref) per function word."""
+    hyp_counts = Counter(t for t in hyp if t in FUNCTION_WORDS)
+    if not hyp_counts:
+        return 0
+    ref_counts = Counter(t for t in ref if t in FUNCTION_WORDS)
+    return sum(min(count, ref_counts[t]) for t, count in hyp_counts.items() if t in ref_counts)
+
+
+def meteor15_segment(hyp: Sequence[str], refs: Sequence[Sequence[str]], align: str = "jar") -> list[int]:
     """Sufficient statistics of the best-scoring reference for one segment (tokens already normalised)."""
-    hyp_counts = Counter(hyp)
-    hyp_func = sum(count for t, count in hyp_counts.items() if t in FUNCTION_WORDS)
-    best, best_score = None, -1.0
-    for ref in refs:
-        ref_counts = Counter(ref)
-        matches, chunks = matches_and_chunks(hyp, ref, hyp_counts, ref_counts)
-        func_matches = sum(min(c, ref_counts[t]) for t, c in hyp_counts.items()
-                           if t in FUNCTION_WORDS and t in ref_counts)
-        ref_func = sum(count for t, count in ref_counts.items() if t in FUNCTION_WORDS)
-        stats = [len(hyp), len(ref), hyp_func, ref_func, matches, func_matches, chunks]
-        score = meteor15_from_stats(stats)
-        if score > best_score:
-            best, best_score = stats, score
-    return best
+    return MeteorAligner(align).segment(hyp, refs)
 
 
 def _is_perfect(stats: Sequence[float]) -> bool:
@@ -343,24 +168,34 @@ def _is_perfect(stats: Sequence[float]) -> bool:
 
 
 class MeteorStats:
-    """Per-segment METEOR 1.5 statistics; the corpus score sums them (perfect segments add no chunks)."""
+    """Per-segment METEOR 1.5 statistics; the corpus score sums them (perfect segments add no chunks).
+
+    Rows have the 7 columns ``TEST_LEN`` … ``CHUNKS`` or, as `MeteorAligner` writes them, an eighth
+    ``REF_FUNC_MATCHES``; 7-column rows get it as a copy of ``FUNC_MATCHES``.
+    """
 
     def __init__(self, rows: Sequence[Sequence[int]]):
-        table = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
+        table = np.asarray(rows, dtype=np.float64)
+        if table.size == 0:
+            table = table.reshape(0, 8)
+        elif table.ndim != 2 or table.shape[1] not in (7, 8):
+            raise ValueError(f"METEOR statistics need 7 or 8 columns, got shape {table.shape}")
+        if table.shape[1] == 7:
+            table = np.column_stack([table, table[:, FUNC_MATCHES]])
         perfect = np.array([_is_perfect(row) for row in table], dtype=bool) if len(table) else np.zeros(0, dtype=bool)
         table[perfect, CHUNKS] = 0.0
         self.rows = table
 
     def score(self, weights: np.ndarray | None = None) -> float:
         sums = self.rows.sum(axis=0) if weights is None else weights @ self.rows
-        return meteor15_from_stats(list(sums))
+        return meteor15_from_stats([float(value) for value in sums])
 
     def segment_scores(self) -> list[float]:
-        return [meteor15_from_stats(list(row)) for row in self.rows]
+        return [meteor15_from_stats([float(value) for value in row]) for row in self.rows]
 
 
 def corpus_meteor(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[Sequence[str]]],
-                  normalize: bool = True) -> float:
+                  normalize: bool = True, align: str = "jar") -> float:
     """METEOR 1.5 (exact module) corpus score; ``normalize`` applies METEOR's ``-norm`` view to the tokens first."""
     if normalize:
         from .normalize import MeteorNormalizer
@@ -368,7 +203,7 @@ def corpus_meteor(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[Sequenc
         view = MeteorNormalizer()
         hyps = [view(h) for h in hyps]
         refs = [[view(r) for r in ref_set] for ref_set in refs]
-    return MeteorStats([meteor15_segment(h, r) for h, r in zip(hyps, refs)]).score()
+    return MeteorStats(MeteorAligner(align).segments(hyps, refs)).score()
 
 
 # --- NLTK meteor_score (paper family) --------------------------------------------------------------------------------

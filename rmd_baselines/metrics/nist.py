@@ -8,6 +8,15 @@ reference of the segment) and P_k = A_k / max(t_k, 1); the length factor uses th
 β = -ln 0.5 / ln² 1.5; NIST-n = LP · Σ_{k≤n} P_k (raw). With no reference words at all the score is defined as 0
 (mteval divides by zero).
 
+Two variants, named in the score's signature:
+
+- ``mteval`` (default, ``nist:mteval-v14c``) -- the program as it runs. ``compute_ngram_info`` chooses between the
+  two formulas with a Perl truth test on the n-gram's prefix (``$mgram ? … : …``), and the string ``"0"`` is false
+  in Perl. So a bigram whose first token is ``0`` gets the unigram formula, log2(total reference words / C(0 x)),
+  instead of log2(C(0) / C(0 x)). Longer prefixes contain a space and are always true. Repro (char tokens):
+  H = R = ``体温30度``: mteval-v14c 2.9024…, the formula 2.3219….
+- ``corrected`` (``nist:corrected``) -- the formula above for every n-gram.
+
 ``paper`` -- the UCSD scripts: NLTK ``sentence_nist([ref], hyp, n)`` per segment (information weights from that one
 reference), 0 when the hypothesis or the reference is shorter than n tokens, averaged over segments.
 """
@@ -16,15 +25,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from itertools import chain
 from typing import Sequence
 
 import numpy as np
 
-from itertools import chain
-
+from ..errors import UsageError
 from .ngrams import all_ngram_counts, all_ngrams, clip_by_order, max_counts
 
 MAX_ORDER = 4
+VARIANTS = ("mteval", "corrected")
 _BETA_MTEVAL = -math.log(0.5) / math.log(1.5) / math.log(1.5)
 _BETA_NLTK = math.log(0.5) / math.log(1.5) ** 2
 _LOG2 = math.log(2)
@@ -55,15 +65,24 @@ def _info(count: float, context_count: float) -> float:
     return -math.log(count / context_count) / _LOG2
 
 
+def _prefix_is_perl_false(gram: tuple) -> bool:
+    """mteval's truth test on a bigram's prefix: the one-token prefix ``0`` counts as no prefix (module docstring)."""
+    return len(gram) == 2 and gram[0] == "0"
+
+
 class NistStats:
     """mteval NIST over a corpus, recomputable for any multiset of segments (bootstrap weights).
 
     ``clips[i]`` maps each matched n-gram of segment i (any order up to ``max_order``) to its clipped count;
     ``ref_sets[i]`` are the segment's reference token lists, from which the information weights are pooled.
+    ``variant`` is ``mteval`` (the program, with its ``0``-prefix test) or ``corrected`` (module docstring).
     """
 
     def __init__(self, clips: Sequence[dict], hyp_lens: Sequence[int], ref_sets: Sequence[Sequence[Sequence[str]]],
-                 max_order: int = MAX_ORDER):
+                 max_order: int = MAX_ORDER, variant: str = "mteval"):
+        if variant not in VARIANTS:
+            raise UsageError(f"unknown NIST variant {variant!r} (choose from {', '.join(VARIANTS)})")
+        self.variant = variant
         self.clips = clips
         self.hyp_lens = np.asarray(hyp_lens, dtype=np.float64)
         self.ref_sets = ref_sets
@@ -90,8 +109,12 @@ class NistStats:
             for gram, count in clip.items():
                 matched[gram] += count
         info_sums = [0.0] * self.max_order
+        quirk = self.variant == "mteval"
         for gram, count in matched.items():
-            context = pool[gram[:-1]] if len(gram) > 1 else ref_words
+            if len(gram) == 1 or (quirk and _prefix_is_perl_false(gram)):
+                context = ref_words
+            else:
+                context = pool[gram[:-1]]
             info_sums[len(gram) - 1] += _info(pool[gram], context) * count
         totals = self._totals(None)
         return mteval_nist(info_sums, totals, totals[0], ref_words, self.n_refs, self.max_order)
@@ -115,9 +138,10 @@ class NistStats:
                 clip_cnt.append(count)
         prefix = np.full(len(gram_ids), -1, dtype=np.int64)
         order = np.zeros(len(gram_ids), dtype=np.int64)
+        quirk = self.variant == "mteval"
         for gram, gid in gram_ids.items():
             order[gid] = len(gram) - 1
-            if len(gram) > 1:
+            if len(gram) > 1 and not (quirk and _prefix_is_perl_false(gram)):
                 prefix[gid] = gram_ids[gram[:-1]]
         as_int = lambda values: np.asarray(values, dtype=np.int64)  # noqa: E731
         self._arrays = dict(
@@ -223,13 +247,13 @@ def nltk_sentence_nist(matches: dict, ref_counts: Counter, hyp_len: int, ref_len
 
 
 def corpus_nist(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[Sequence[str]]],
-                max_order: int = MAX_ORDER) -> list[float]:
+                max_order: int = MAX_ORDER, variant: str = "mteval") -> list[float]:
     """mteval-v14c cumulative NIST-1..N on token lists as given (no further normalisation)."""
     clips = []
     for hyp, ref_set in zip(hyps, refs):
         ceiling = max_counts([all_ngram_counts(ref, max_order) for ref in ref_set])
         clips.append(clip_by_order(all_ngram_counts(hyp, max_order), ceiling, max_order)[0])
-    return NistStats(clips, [len(h) for h in hyps], refs, max_order).scores()
+    return NistStats(clips, [len(h) for h in hyps], refs, max_order, variant).scores()
 
 
 def sentence_nist(hyp: Sequence[str], ref: Sequence[str], order: int = MAX_ORDER) -> float:

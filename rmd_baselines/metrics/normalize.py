@@ -12,10 +12,10 @@ re-normalise those whitespace tokens their own way before scoring, and we do the
 - `meteor_tokens`: what METEOR 1.5 ``-l en -norm`` does before aligning: its Western normaliser (every character
   that is not a Latin/Cyrillic letter or digit, whitespace or one of ``. ' ` , - ‘ ’`` becomes its own token, so
   each CJK character is a token whatever the input segmentation; runs of dots, commas outside numbers, quotes,
-  dashes and English contractions are handled as METEOR does), then lowercasing. One documented departure: Moses'
-  list of non-breaking prefixes is not shipped, so a Latin word ending in ``.`` keeps its dot only when the next
-  word starts with a lowercase ASCII letter (``Dr. Smith`` splits here and not in METEOR) -- this only affects
-  English text.
+  dashes and English contractions are handled as METEOR does; a word ending in ``.`` keeps its dot when it is on
+  METEOR's English list of non-breaking prefixes (``Dr.``; ``No.`` only before a number) or the next word starts
+  with a lowercase ASCII letter), then Java's lowercasing and Java's tokenizer. Only the spaces METEOR lists
+  (U+0020, U+00A0, U+2000-U+200A, U+202F, U+205F, U+3000) are whitespace there: U+180E, for one, stays a token.
 - `mostly_latin`: whether hypotheses are mostly Latin script, for the warning that English METEOR (stemmer,
   synonyms, paraphrases, the full English function-word list) is out of scope.
 """
@@ -92,9 +92,17 @@ _CONT_EN3 = re.compile("([" + _ALPHA + "])[']([^" + _ALPHA + "])")
 _CONT_EN4 = re.compile("([" + _ALPHA + "])[']([" + _ALPHA + "])")
 _CONT_EN5 = re.compile(r"([0-9])[']([s])")
 _HAS_ALPHA = re.compile("[" + _ALPHA + "]")
-_WHITE = re.compile("[ \u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
-# METEOR's StringTokenizer splits on these only.
+# The spaces METEOR's normaliser turns into one space (its r_white), and what Java's StringTokenizer splits on.
+_WHITE = re.compile("[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _JAVA_TOKEN_SPLIT = re.compile(r"[ \t\n\r\f]+")
+_NOT_ONE_TOKEN = re.compile("[ \t\n\r\f\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+# METEOR 1.5's English non-breaking prefixes (resources/nonbreaking/english.prefixes, from Moses): a word ending in
+# "." keeps its dot when the rest is one of these; the numeric-only ones keep it only before a number.
+_NONBREAKING = frozenset(
+    "A B C D E F G H I J K L M N O P Q R S T U V W X Y Z Adj Adm Adv Asst Bart Bldg Brig Bros Capt Cmdr Col Comdr "
+    "Con Corp Cpl DR Dr Drs Ens Gen Gov Hon Hr Hosp Insp Lt MM MR MRS MS Maj Messrs Mlle Mme Mr Mrs Ms Msgr Op Ord "
+    "Pfc Ph Prof Pvt Rep Reps Res Rev Rt Sen Sens Sfc Sgt Sr St Supt Surg v vs i.e rev e.g Nos Nr".split())
+_NONBREAKING_BEFORE_NUMBER = frozenset(("No", "Art", "pp"))
 
 
 def _java_trim(text: str) -> str:
@@ -132,10 +140,12 @@ def meteor_normalize_line(line: str) -> str:
     for index, word in enumerate(words):
         if len(word) > 1 and word.endswith("."):
             prefix = word[:-1]
-            following = words[index + 1] if index + 1 < len(words) else ""
+            following = words[index + 1][:1] if index + 1 < len(words) else ""
             if "." in prefix and _HAS_ALPHA.search(prefix):
                 rebuilt.append(word.replace(".", ""))  # U.S. -> US
-            elif following[:1].isascii() and following[:1].islower():
+            elif prefix in _NONBREAKING or ("a" <= following <= "z"):
+                rebuilt.append(word)
+            elif prefix in _NONBREAKING_BEFORE_NUMBER and "0" <= following <= "9":
                 rebuilt.append(word)
             else:
                 rebuilt.append(prefix + " .")
@@ -162,9 +172,9 @@ class MeteorNormalizer:
         joined = "".join(tokens)
         if len(joined) == len(tokens):
             mapped = joined.translate(_SINGLE_CHAR_MAP).lower()
-            if len(mapped) == len(tokens) and not _WHITE.search(mapped):
+            if len(mapped) == len(tokens) and not _NOT_ONE_TOKEN.search(mapped):
                 return list(mapped)
-        return meteor_normalize_line(" ".join(tokens)).lower().split()
+        return [w for w in _JAVA_TOKEN_SPLIT.split(meteor_normalize_line(" ".join(tokens)).lower()) if w]
 
 
 def meteor_tokens(tokens: Sequence[str]) -> list[str]:

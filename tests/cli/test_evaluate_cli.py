@@ -252,3 +252,20 @@ def test_classify_comparison_bad_input(tmp_path, extra, message):
     extra = [replacements.get(arg, arg) for arg in extra]
     code, out, err = run("evaluate", "classify", "--gold", gold, "--pred", pred, "--pred", pred, *extra)
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err
+
+
+def test_generate_metric_variants(tmp_path):
+    hyp = write(tmp_path, "hyp.txt", ["宝，宝宝查一下", "体温30度"])
+    ref = write(tmp_path, "ref.txt", ["，宝宝一下，查一下", "体温30度"])
+    reports = {}
+    for options in ((), ("--meteor-align", "optimal", "--nist-variant", "corrected")):
+        code, out, err = run("evaluate", "generate", "--hyp", hyp, "--ref", ref, "--family", "dstc7", "--json",
+                             *options)
+        assert code == 0, err
+        reports[options] = json.loads(out)["dstc7"]
+    default, clean = reports[()], reports[("--meteor-align", "optimal", "--nist-variant", "corrected")]
+    assert "nist:mteval-v14c," in default["signature"] and "meteor:1.5-jar," in default["signature"]
+    assert "nist:corrected," in clean["signature"] and "meteor:optimal," in clean["signature"]
+    assert clean["meteor"] > default["meteor"] and clean["nist4"] < default["nist4"]
+    code, _, err = run("evaluate", "generate", "--hyp", hyp, "--ref", ref, "--meteor-align", "beam")
+    assert code == 2 and "beam" in err

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from rmd_baselines.errors import UsageError
 from rmd_baselines.metrics.nist import NistStats, corpus_nist, mteval_length_penalty, sentence_nist
 from rmd_baselines.metrics.ngrams import all_ngram_counts, clip_by_order, max_counts
 from tests.metrics.strategies import corpora
@@ -91,3 +92,59 @@ def test_fixed_pool_rows_and_segment_scores(corpus):
     assert stats.score_fixed_pool(rows.sum(axis=0)) == pytest.approx(corpus_nist(mixed, refs), abs=1e-9)
     for row, hyp, ref_set in zip(stats.segment_scores(), hyps, refs):
         assert list(row) == pytest.approx(corpus_nist([hyp], [ref_set]), abs=1e-12)
+
+
+# mteval-v14c (full-precision report, DialoGPT XML): the prefix "0" fails Perl's truth test, so the bigrams "0 x" get
+# the unigram formula. Char tokens: the repro, then real doctor turns (imcs_v2_dev); then whitespace tokens.
+ZERO_PREFIX = [
+    (["体温30度"], ["体温30度"], [2.321928094887362, 2.9024101186092026, 2.9024101186092026, 2.9024101186092026],
+     2.321928094887362),
+    (["可以吃5天~10天"], ["一般7-10天"], [0.9357849740192015, 1.286704339276402, 1.286704339276402,
+                                          1.286704339276402], None),
+    (["每次1.0ml"], ["沐舒坦，每次1.0ml"], [1.4619627286986974, 1.7056231834818136, 1.7056231834818136,
+                                            1.7056231834818136], None),
+    # whitespace tokens: only the token "0" is false in Perl ("00" and "0.5" are true)
+    (["0 次 00 号 0.5 片"], ["0 次 00 号 0.5 片"], [2.584962500721156, 3.101955000865387, 3.101955000865387,
+                                                3.101955000865387], 2.584962500721156),
+    (["0 次 00 号"], ["每 天 0 次 , 00 号"], [0.7496598983825679, 0.9995465311767572, 0.9995465311767572,
+                                          0.9995465311767572], 0.7496598983825679),
+]
+
+
+@pytest.mark.parametrize("hyps, refs, mteval, corrected_nist4", ZERO_PREFIX)
+def test_zero_prefix_quirk_and_the_corrected_variant(hyps, refs, mteval, corrected_nist4):
+    split = str.split if " " in hyps[0] else list
+    hyp_tokens = [split(h) for h in hyps]
+    ref_tokens = [[split(r)] for r in refs]
+    assert corpus_nist(hyp_tokens, ref_tokens) == pytest.approx(mteval, abs=1e-12)
+    corrected = corpus_nist(hyp_tokens, ref_tokens, variant="corrected")
+    assert corrected[0] == pytest.approx(mteval[0], abs=1e-12)  # unigrams have no prefix either way
+    assert corrected[3] < mteval[3]
+    if corrected_nist4 is not None:
+        assert corrected[3] == pytest.approx(corrected_nist4, abs=1e-12)
+
+
+def test_zero_prefix_quirk_in_the_bootstrap_path():
+    hyps, refs = [list("体温30度"), list("0度")], [[list("体温30度")], [list("10度")]]
+    for variant in ("mteval", "corrected"):
+        clips = [clip_by_order(all_ngram_counts(h, 4), max_counts([all_ngram_counts(r, 4) for r in rs]), 4)[0]
+                 for h, rs in zip(hyps, refs)]
+        stats = NistStats(clips, [len(h) for h in hyps], refs, variant=variant)
+        assert stats.scores(np.ones(2)) == pytest.approx(stats.scores(), abs=1e-12)
+        assert stats.scores(np.array([2.0, 0.0])) == pytest.approx(
+            corpus_nist([hyps[0]] * 2, [refs[0]] * 2, variant=variant), abs=1e-12)
+    with pytest.raises(UsageError):
+        NistStats([], [], [], variant="nltk")
+
+
+@pytest.mark.parametrize("variant", ["mteval", "corrected"])
+def test_zero_prefix_quirk_in_the_randomization_and_segment_paths(variant):
+    hyps = [list("体温30度"), list("0度"), "0 次 00 号".split()]
+    refs = [[list("体温30度")], [list("10度")], ["每 天 0 次 , 00 号".split()]]
+    clips = [clip_by_order(all_ngram_counts(h, 4), max_counts([all_ngram_counts(r, 4) for r in rs]), 4)[0]
+             for h, rs in zip(hyps, refs)]
+    stats = NistStats(clips, [len(h) for h in hyps], refs, variant=variant)
+    assert stats.score_fixed_pool(stats.fixed_pool_rows().sum(axis=0)) == pytest.approx(
+        corpus_nist(hyps, refs, variant=variant), abs=1e-12)
+    for row, hyp, ref_set in zip(stats.segment_scores(), hyps, refs):
+        assert list(row) == pytest.approx(corpus_nist([hyp], [ref_set], variant=variant), abs=1e-12)

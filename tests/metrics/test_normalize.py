@@ -31,6 +31,15 @@ def test_mteval_fast_path_returns_same_list():
     ("“引号” ‘单’", '" 引 号 " \' 单 \''),
     ("well-known U.S. don't", "well known US don 't"),
     ("end.", "end ."),
+    # METEOR's English non-breaking prefixes (Moses): always, before a number only, or before a lowercase word
+    ("Dr. Smith", "Dr. Smith"),
+    ("No. 5", "No. 5"),
+    ("No. Five", "No . Five"),
+    ("Inc. is", "Inc. is"),
+    ("Inc. Is", "Inc . Is"),
+    # only METEOR's own list of spaces is whitespace: U+180E stays, U+3000 and U+2009 are spaces
+    ("好\u180e的", "好 \u180e 的"),
+    ("好\u3000的\u2009吗", "好 的 吗"),
 ])
 def test_meteor_normaliser(line, expected):
     assert meteor_normalize_line(line) == expected
@@ -39,6 +48,10 @@ def test_meteor_normaliser(line, expected):
 def test_meteor_tokens_lowercase_and_char_fast_path():
     assert meteor_tokens(["建议", "CT"]) == ["建", "议", "ct"]
     assert meteor_tokens(list("Ab“c")) == ["a", "b", '"', "c"]
+    # The fast path for single characters gives what the whole normaliser gives.
+    for text in ("Dr.Smith好", "好\u180e的", "1,000.5元——“好”", "\u2028a\u3000b"):
+        tokens = [ch for ch in text if not ch.isspace()]
+        assert meteor_tokens(tokens) == meteor_normalize_line(" ".join(tokens)).lower().split(" ")
 
 
 def test_mostly_latin():
