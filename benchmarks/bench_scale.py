@@ -19,7 +19,8 @@ of the committed results that this run did not measure (each cell carries the da
 measured once and the shorter ones refreshed. ``--targets`` checks issue 11's targets against the measured cells
 (a cell that was not measured counts as missed).
 
-Writes ``benchmarks/results/scale.json``, ``scale.md`` and the plot ``scale.png`` (matplotlib, ``.[plot]``).
+Writes ``benchmarks/results/scale.json``, ``scale.md``, the plot ``scale.png`` (matplotlib, ``.[plot]``) and the
+table between the ``scale-table`` markers of README's "Large corpora" section.
 
     python benchmarks/bench_scale.py [--sizes 10000 100000 1000000 3400000] [--max-dialogues 1000000]
         [--tasks route recommend retrieval lm] [--references sklearn fasttext sgd] [--reference-sizes 100000 1000000]
@@ -293,6 +294,36 @@ def render_markdown(report: dict, plot: str | None) -> str:
     return "\n".join(lines)
 
 
+def readme_table(report: dict) -> str:
+    """The compact table of README's "Large corpora" section: what each task needed at each measured size."""
+    lines = ["| task | dialogues | peak memory | train CPU s | train wall s | quality | measured |",
+             "|---|---:|---:|---:|---:|---|---|"]
+    for task in TASKS:
+        for c in sorted((c for c in report["cells"] if c["kind"] == "task" and c["task"] == task),
+                        key=lambda c: c["dialogues"]):
+            peak = max(c["train"]["peak_rss_mib"], c["evaluate"]["peak_rss_mib"])
+            quality = ", ".join(f"{key} {value:.3f}" for key, value in sorted(c["quality"].items())[:3])
+            if c.get("queries_per_second"):
+                quality += f"; {c['queries_per_second']:,.0f} queries/s"
+            lines.append(f"| {task} | {c['dialogues']:,} | {peak / 1024:.2f} GiB | {fmt(c['train']['cpu_seconds'], 0)} | "
+                         f"{fmt(c['train']['wall_seconds'], 0)} | {quality} | {c['date']} |")
+    return "\n".join(lines)
+
+
+def update_readme(table: str) -> None:
+    """Replace the block between README's scale-table markers (written by this script only)."""
+    path = ROOT / "README.md"
+    text = path.read_text("utf-8")
+    start, end = "<!-- scale-table:start -->", "<!-- scale-table:end -->"
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    from rmd_baselines.corpus import write_text
+
+    write_text(path, f"{head}{start}\n{table}\n{end}{tail}")
+
+
 def write_plot(report: dict, path: Path) -> str | None:
     try:
         import matplotlib
@@ -393,6 +424,7 @@ def main() -> int:
 
     write_json(RESULTS / "scale.json", report)
     write_text(RESULTS / "scale.md", render_markdown(report, plot))
+    update_readme(readme_table(report))
     return 0
 
 
