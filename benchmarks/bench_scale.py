@@ -84,6 +84,20 @@ def today() -> str:
     return datetime.date.today().isoformat()
 
 
+def code_version() -> str:
+    """The commit measured (``+dirty`` with uncommitted changes), so that merged cells say what they measured."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
 def ensure_corpus(work: Path, size: int, seed: int) -> Path:
     path = work / f"synthetic-{size}-seed{seed}.jsonl.gz"
     if not path.is_file():
@@ -122,7 +136,7 @@ def run_task(task: str, corpus: Path, size: int, args, scratch: Path) -> dict:
     shutil.rmtree(model_dir, ignore_errors=True)
     scores = evaluation.pop("output")
     summary = train.pop("output")
-    cell = {"kind": "task", "task": task, "dialogues": size, "date": today(),
+    cell = {"kind": "task", "task": task, "dialogues": size, "date": today(), "code": code_version(),
             "model": summary.get("model") or summary.get("engine"), "scale": summary.get("scale"),
             "train_records": summary.get("train_records"), "train": train, "evaluate": evaluation,
             "train_stages": summary.get("stages", []), "evaluate_stages": scores.get("stages", []),
@@ -169,6 +183,7 @@ def run_reference(system: str, corpus: Path, size: int, args) -> dict:
     finally:
         os.unlink(out_path)
     return {"kind": "reference", "task": "route", "system": system, "dialogues": size, "date": today(),
+            "code": code_version(),
             "description": result["description"], "train_records": result["train_records"],
             "test_records": result["test_records"], "process": cost, "stages": result["stages"],
             "quality": {"macro_f1": result["macro_f1"], "accuracy": result["accuracy"]}}
@@ -245,7 +260,7 @@ def render_markdown(report: dict, plot: str | None) -> str:
               "fresh process of the user's command (`train ...`, then `evaluate model ...`), with its wall and CPU "
               "seconds (user + sys) and peak resident memory from `wait4`. Quality on the protocol's test split "
               f"(generation: {report['queries']:,} test instances, `--max-test`). Machine: {report['machine']}. "
-              f"Command: `{report['command']}`; each cell's date is the date of the run that measured it."), ""]
+              f"Command: `{report['command']}`; each cell names the date and commit it measured."), ""]
     for task in TASKS + MEMORY_TASKS:
         rows = sorted((c for c in cells if c["kind"] == "task" and c["task"] == task), key=lambda c: c["dialogues"])
         if not rows:
@@ -253,7 +268,7 @@ def render_markdown(report: dict, plot: str | None) -> str:
         quality_keys = sorted({k for c in rows for k in c["quality"]})[:4]
         lines += [f"## {task}", "",
                   "| dialogues | model | scale | train records | train CPU s | train wall s | train peak MiB | "
-                  "evaluate wall s | evaluate peak MiB | q/s | " + " | ".join(quality_keys) + " | date |",
+                  "evaluate wall s | evaluate peak MiB | q/s | " + " | ".join(quality_keys) + " | measured |",
                   "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(quality_keys) + "---|"]
         for c in rows:
             quality = " | ".join(fmt(c["quality"].get(k), 3) for k in quality_keys)
@@ -273,14 +288,14 @@ def render_markdown(report: dict, plot: str | None) -> str:
     refs = sorted((c for c in cells if c["kind"] == "reference"), key=lambda c: (c["dialogues"], c["system"]))
     if refs:
         lines += ["## Peers (routing, same split and view, one process each)", "",
-                  "| dialogues | system | macro-F1 | acc | CPU s (process) | fit CPU s | peak MiB | wall s | date |",
+                  "| dialogues | system | macro-F1 | acc | CPU s (process) | fit CPU s | peak MiB | wall s | measured |",
                   "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
         for c in refs:
             fit = next((s["cpu_seconds"] for s in c["stages"] if s["stage"] == "fit"), None)
             lines.append(f"| {c['dialogues']:,} | {c['description']} | {c['quality']['macro_f1']:.3f} | "
                          f"{c['quality']['accuracy']:.3f} | {fmt(c['process']['cpu_seconds'])} | {fmt(fit)} | "
                          f"{fmt(c['process']['peak_rss_mib'], 0)} | {fmt(c['process']['wall_seconds'])} | "
-                         f"{c['date']} |")
+                         f"{c['date']}, {c.get('code', '?')} |")
         lines.append("")
     lines += ["## Issue 11's targets", "", "| dialogues | task | target | limit | measured | met |",
               "|---:|---|---|---:|---:|---|"]
