@@ -276,7 +276,7 @@ def render_markdown(report: dict, plot: str | None) -> str:
                          f"{fmt(c.get('train_records'))} | {fmt(c['train']['cpu_seconds'])} | "
                          f"{fmt(c['train']['wall_seconds'])} | {fmt(c['train']['peak_rss_mib'], 0)} | "
                          f"{fmt(c['evaluate']['wall_seconds'])} | {fmt(c['evaluate']['peak_rss_mib'], 0)} | "
-                         f"{fmt(c.get('queries_per_second'), 0)} | {quality} | {c['date']} |")
+                         f"{fmt(c.get('queries_per_second'), 0)} | {quality} | {c['date']}, {c.get('code', '?')} |")
         stage_rows = [c for c in rows if c.get("train_stages")]
         if stage_rows:
             lines += ["", "Stages of training (seconds / CPU seconds / peak MiB so far):", ""]
