@@ -133,18 +133,27 @@ class ModelReader:
             with open(manifest_path, encoding="utf-8") as handle:
                 manifest = json.load(handle)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ModelFormatError(f"{manifest_path}: unreadable manifest ({exc})") from None
+            raise ModelFormatError(f"{manifest_path}: unreadable manifest ({' '.join(str(exc).split())[:120]})") \
+                from None
+        except RecursionError:  # e.g. 100,000 nested '['
+            raise ModelFormatError(f"{manifest_path}: not a model manifest (JSON nested too deeply)") from None
+        except OSError as exc:
+            raise ModelFormatError(f"{manifest_path}: cannot read ({exc.strerror or exc})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
             raise ModelFormatError(f"{manifest_path}: not an rmd_baselines model manifest")
         version = manifest.get("format_version")
-        if not isinstance(version, int):
-            raise ModelFormatError(f"{manifest_path}: format_version missing or not an integer")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ModelFormatError(f"{manifest_path}: format_version: {version!r} is not a format version "
+                                   "(a positive integer)")
         if version > FORMAT_VERSION:
             raise ModelFormatError(
                 f"{self.directory}: model format version {version} is newer than this rmd_baselines "
                 f"({__version__}) reads (version {FORMAT_VERSION}); upgrade rmd_baselines"
             )
         self.kind = manifest.get("kind")
+        if not isinstance(self.kind, str) or not self.kind:
+            raise ModelFormatError(f"{manifest_path}: kind: missing or not a string (expected one of "
+                                   "'route', 'recommend', 'respond')")
         wanted = (kinds,) if isinstance(kinds, str) else kinds
         if wanted and self.kind not in wanted:
             raise ModelFormatError(
@@ -176,7 +185,9 @@ class ModelReader:
             with open(path, encoding="utf-8") as handle:
                 return json.load(handle)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ModelFormatError(f"{path}: invalid JSON ({exc})") from None
+            raise ModelFormatError(f"{path}: invalid JSON ({' '.join(str(exc).split())[:120]})") from None
+        except RecursionError:
+            raise ModelFormatError(f"{path}: not a model file (JSON nested too deeply)") from None
 
     def read_text(self, name: str) -> str:
         path = self.path(name)

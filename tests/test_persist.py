@@ -144,3 +144,55 @@ def test_array_files_that_are_not_npz_archives_are_refused(tmp_path, payload):
     _replace_member(path, "weights.npz", payload)
     with pytest.raises(ModelFormatError, match="weights.npz: (unreadable array file|member 'coef.txt')"):
         ModelReader(path).read_arrays("weights.npz")
+
+
+# ---- issue 13: D4 (deeply nested JSON) and D14 (format_version and kind named) ----
+
+def _rewrite_manifest(directory, change=None, drop=None, raw=None):
+    path = directory / "manifest.json"
+    if raw is not None:
+        path.write_text(raw, "utf-8")
+        return
+    manifest = json.loads(path.read_text("utf-8"))
+    manifest.update(change or {})
+    if drop:
+        del manifest[drop]
+    path.write_text(json.dumps(manifest), "utf-8")
+
+
+def test_a_deeply_nested_manifest_is_not_a_model(tmp_path):
+    directory = save(tmp_path / "m")
+    _rewrite_manifest(directory, raw="[" * 100_000)
+    with pytest.raises(ModelFormatError, match="not a model manifest"):
+        ModelReader(directory)
+
+
+def test_a_deeply_nested_model_file_is_not_a_model(tmp_path):
+    from rmd_baselines.persist import MANIFEST
+
+    directory = save(tmp_path / "m")
+    (directory / "model.json").write_text("[" * 100_000, "utf-8")
+    manifest = json.loads((directory / MANIFEST).read_text("utf-8"))
+    manifest["files"]["model.json"] = file_sha256(directory / "model.json")
+    (directory / MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(ModelFormatError, match="not a model file"):
+        ModelReader(directory).read_json("model.json")
+
+
+@pytest.mark.parametrize("version", [True, False, -7, 0, 1.0, "1", None])
+def test_a_format_version_that_is_not_a_positive_integer_is_named(tmp_path, version):
+    directory = save(tmp_path / "m")
+    _rewrite_manifest(directory, {"format_version": version})
+    with pytest.raises(ModelFormatError, match=r"manifest.json: format_version: .* is not a format version"):
+        ModelReader(directory)
+
+
+@pytest.mark.parametrize("kind", ["drop", None, 7, ""])
+def test_a_missing_kind_is_named(tmp_path, kind):
+    directory = save(tmp_path / "m")
+    if kind == "drop":
+        _rewrite_manifest(directory, drop="kind")
+    else:
+        _rewrite_manifest(directory, {"kind": kind})
+    with pytest.raises(ModelFormatError, match="manifest.json: kind: missing or not a string"):
+        ModelReader(directory, kinds="route")

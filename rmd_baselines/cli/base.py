@@ -9,10 +9,12 @@ success, 1 on a runtime failure, 2 on bad usage or bad data, always with a one-l
 
 from __future__ import annotations
 
+import contextlib
 import io
-import json
 import os
+import signal
 import sys
+import threading
 import traceback
 
 import click
@@ -28,6 +30,39 @@ class _ClosedPipe(Exception):
     """The reader of our output went away (``rmd-baseline ... | head``); raised past click, which would exit 1."""
 
 
+class _Interrupted(Exception):
+    """Ctrl-C or SIGTERM, carried past click (which would print an extra blank line for a KeyboardInterrupt)."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by our SIGTERM handler: SIGTERM unwinds exactly like Ctrl-C (temporary outputs are removed)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_like_ctrl_c():
+    """While a command runs in the main thread, SIGTERM raises `Terminated` (a KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except (ValueError, OSError):  # no signals here (embedded interpreter)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class RmdGroup(click.Group):
     """A click group whose failures are one line on stderr with the toolkit's exit statuses."""
 
@@ -36,11 +71,19 @@ class RmdGroup(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError:
             raise _ClosedPipe() from None
+        except Terminated:
+            raise _Interrupted("SIGTERM") from None
+        except KeyboardInterrupt:
+            raise _Interrupted("Ctrl-C") from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            rv = super().main(args=args, prog_name=prog_name or PROG, complete_var=complete_var,
-                              standalone_mode=False, **extra)
+            with _sigterm_like_ctrl_c():
+                rv = super().main(args=args, prog_name=prog_name or PROG, complete_var=complete_var,
+                                  standalone_mode=False, **extra)
+        except _Interrupted as exc:
+            click.echo(f"{PROG}: {_interrupt_message(exc.signal_name)}", err=True)
+            code = 130
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
             code = 2
@@ -59,8 +102,9 @@ class RmdGroup(click.Group):
         except RmdError as exc:
             _report(exc)
             code = exc.exit_code
-        except KeyboardInterrupt:
-            click.echo(f"{PROG}: interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(f"{PROG}: {_interrupt_message('SIGTERM' if isinstance(exc, Terminated) else 'Ctrl-C')}",
+                       err=True)
             code = 130
         except (_ClosedPipe, BrokenPipeError):
             _discard_stdout()
@@ -76,6 +120,10 @@ class RmdGroup(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _interrupt_message(signal_name: str) -> str:
+    return "terminated (SIGTERM)" if signal_name == "SIGTERM" else "interrupted"
 
 
 def _discard_stdout() -> None:
@@ -117,9 +165,15 @@ def common(func):
     return func
 
 
-def echo_json(obj) -> None:
-    """One JSON document on stdout, Chinese kept readable."""
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+def echo_json(obj, indent: int | None = 2) -> None:
+    """One JSON document on stdout, Chinese kept readable; always valid JSON (a non-finite number becomes null,
+    named under ``"non_finite"``)."""
+    from ..corpus.writer import json_text
+
+    click.echo(json_text(obj, indent=indent))
+
+
+SEED = click.IntRange(0, 2**32 - 1)  # every --seed: what numpy and scikit-learn accept, the same everywhere
 
 
 EXISTING_FILE = click.Path(exists=False, dir_okay=False)  # existence is checked by the readers (exit 2, one line)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .base import EXISTING_FILE, SKIP_INVALID, RmdGroup, common, echo_json, load_corpus
+from .base import EXISTING_FILE, SEED, SKIP_INVALID, RmdGroup, common, echo_json, load_corpus
 
 
 @click.group(cls=RmdGroup)
@@ -15,7 +15,7 @@ def data():
 @data.command("synth")
 @click.option("--dialogues", "n_dialogues", type=click.IntRange(min=1), default=2637, show_default=True,
               help="How many dialogues; 2637 mirrors the paper's corpus, other sizes scale its shape.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same N and seed, same bytes.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed: same N and seed, same bytes.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), required=True,
               help="Output file, .jsonl or .jsonl.gz (written atomically).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
@@ -74,7 +74,7 @@ def data_validate(file, skip_invalid):
 @click.option("--task", type=click.Choice(["route", "recommend", "respond"]), default=None,
               help="Also check the protocol's split for this task: test inputs seen verbatim in train.")
 @click.option("--min-count", type=int, default=None, help="Label filter for --task route/recommend.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Split seed for --task.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Split seed for --task.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @SKIP_INVALID
 @common
@@ -109,7 +109,7 @@ def data_stats(file, task, min_count, seed, as_json, skip_invalid):
               help="Keep labels with at least this many records (route/recommend; default 2).")
 @click.option("--view", type=click.Choice(["patient", "dialogue"]), default=None,
               help="Input view recorded for route/recommend (default: patient for route, dialogue for recommend).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Split seed (the order-key salt).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Split seed (the order-key salt).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the split summary as JSON.")
 @SKIP_INVALID

@@ -8,6 +8,8 @@ import click
 
 from .base import common, echo_json
 
+MAX_TOP_K = 100  # = rmd_baselines.respond.model.MAX_TOP_K (not imported here: the CLI starts without numpy)
+
 
 @click.command("respond")
 @click.argument("context", required=False)
@@ -18,8 +20,8 @@ from .base import common, echo_json
                    "(and optionally 'department'); '-' reads standard input.")
 @click.option("--department", default=None,
               help="Department of CONTEXT (only retrieval/rerank responders built with same_department=True use it).")
-@click.option("--top-k", "top_k", type=click.IntRange(1), default=1, show_default=True,
-              help="How many ranked candidates to list.")
+@click.option("--top-k", "top_k", type=click.IntRange(1, MAX_TOP_K), default=1, show_default=True,
+              help=f"How many ranked candidates to list (at most {MAX_TOP_K}).")
 @click.option("--json", "as_json", is_flag=True,
               help='JSON {"response": ..., "candidates": [[text, score], ...]}; one document per line for batches.')
 @common

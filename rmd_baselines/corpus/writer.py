@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -123,7 +124,7 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> i
     count = 0
     with atomic_open(path) as out:
         for record in records:
-            out.write(json.dumps(record, ensure_ascii=False))
+            out.write(json_text(record))
             out.write("\n")
             count += 1
     return count
@@ -140,7 +141,41 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         out.write(text)
 
 
+def finite_json(obj: Any) -> tuple[Any, dict[str, str]]:
+    """``obj`` with every infinite or NaN float replaced by ``None`` (JSON has neither), and where each was:
+    ``{"dstc7.perplexity": "inf", ...}`` (dotted keys, list positions as numbers)."""
+    notes: dict[str, str] = {}
+
+    def clean(value: Any, where: str) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            notes[where or "."] = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+            return None
+        if isinstance(value, dict):
+            return {key: clean(item, f"{where}.{key}" if where else str(key)) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(item, f"{where}.{i}" if where else str(i)) for i, item in enumerate(value)]
+        if type(value).__module__ == "numpy" and hasattr(value, "item"):  # a numpy scalar
+            return clean(value.item(), where)
+        return value
+
+    return clean(obj, ""), notes
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """One JSON document that is valid JSON whatever the numbers: a non-finite float becomes ``null`` and, when
+    ``obj`` is an object, a ``"non_finite"`` entry says which values were replaced and what they were."""
+    try:  # the common case, at full speed
+        return json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False)
+    except ValueError:
+        pass
+    cleaned, notes = finite_json(obj)
+    if notes and isinstance(cleaned, dict):
+        cleaned = {**cleaned, "non_finite": {where: f"{what} (not representable in JSON; written as null)"
+                                             for where, what in notes.items()}}
+    return json.dumps(cleaned, ensure_ascii=False, indent=indent, allow_nan=False)
+
+
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
-    """Write one JSON document atomically (sorted keys are the caller's choice)."""
-    write_text(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+    """Write one JSON document atomically (sorted keys are the caller's choice); never ``NaN``/``Infinity``."""
+    write_text(path, json_text(obj, indent=indent) + "\n")
 

@@ -162,9 +162,14 @@ def check_contexts(contexts: Sequence[str]) -> list[str]:
     return contexts
 
 
+MAX_TOP_K = 100  # ranked candidates one answer may list: an n-gram responder draws one sample per candidate
+
+
 def respond_all(responder: Responder, contexts: Sequence[str], departments: Sequence[str | None] | None = None,
                 k: int = 1) -> list[Reply]:
-    """``responder.respond_many`` for any responder, passing the contexts' departments to those that use them."""
+    """``responder.respond_many`` for any responder, passing the contexts' departments to those that use them.
+    ``k`` (candidates per answer) is at most `MAX_TOP_K`."""
+    check_k(k)
     if departments is not None and getattr(responder, "name", None) in ("retrieval", "rerank"):
         return responder.respond_many(contexts, k, departments)
     return responder.respond_many(contexts, k)
@@ -173,6 +178,8 @@ def respond_all(responder: Responder, contexts: Sequence[str], departments: Sequ
 def check_k(k) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise UsageError(f"k must be a positive integer, got {k!r}")
+    if k > MAX_TOP_K:
+        raise UsageError(f"top-k {k} is more candidates than a responder lists (at most {MAX_TOP_K})")
     return k
 
 

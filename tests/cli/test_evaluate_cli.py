@@ -269,3 +269,13 @@ def test_generate_metric_variants(tmp_path):
     assert clean["meteor"] > default["meteor"] and clean["nist4"] < default["nist4"]
     code, _, err = run("evaluate", "generate", "--hyp", hyp, "--ref", ref, "--meteor-align", "beam")
     assert code == 2 and "beam" in err
+
+
+def test_a_perplexity_too_large_for_a_float_is_infinite_not_a_crash(tmp_path):
+    """Issue 13 D17: logprobs like -800 gave 'internal error: OverflowError'."""
+    hyp = write(tmp_path, "h.txt", ["一 二 三", "四 五"])
+    logprobs = write(tmp_path, "lp.jsonl", ["[-800, -900, -1000]", "[-800, -2000]"])
+    code, out, err = run("evaluate", "generate", "--hyp", hyp, "--ref", hyp, "--logprobs", logprobs,
+                         "--tokenize", "none")
+    assert code == 0, err
+    assert [line for line in out.splitlines() if line.startswith("Perplexity")][0].split()[1:3] == ["inf", "inf"]

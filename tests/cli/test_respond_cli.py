@@ -145,3 +145,20 @@ def test_train_respond_offers_every_model_and_defaults_to_the_library_default():
 
     option = next(p for p in train_respond.params if p.name == "model")
     assert tuple(option.type.choices) == MODELS and option.default == DEFAULT_MODEL
+
+
+@pytest.mark.parametrize("k", ["101", "1000000000"])
+def test_a_huge_top_k_is_refused_at_once(model, k):
+    """Issue 13 D18: --top-k 1000000000 never returned with an n-gram responder."""
+    code, out = run("respond", "头疼", "--model", str(model), "--top-k", k)
+    assert code == 2 and "--top-k" in out and len(out.strip().splitlines()) == 1
+
+
+def test_the_library_caps_k_too(model):
+    from rmd_baselines.errors import UsageError
+    from rmd_baselines.respond.model import MAX_TOP_K, load_responder, respond_all
+
+    responder = load_responder(model).responder
+    assert len(respond_all(responder, ["头疼"], k=MAX_TOP_K)) == 1
+    with pytest.raises(UsageError, match="at most 100"):
+        respond_all(responder, ["头疼"], k=MAX_TOP_K + 1)
