@@ -78,6 +78,7 @@ class RmdGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
+            check_arguments(sys.argv[1:] if args is None else args)
             with _sigterm_like_ctrl_c():
                 rv = super().main(args=args, prog_name=prog_name or PROG, complete_var=complete_var,
                                   standalone_mode=False, **extra)
@@ -120,6 +121,36 @@ class RmdGroup(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def check_arguments(args) -> None:
+    """Every argument is valid UTF-8 text, or a `UsageError` naming the first that is not. (Python hands over
+    undecodable bytes as lone surrogates; a text or a label made of them would be classified as garbage.) A file
+    name that is not UTF-8 is accepted when that file exists."""
+    from ..errors import UsageError
+
+    for number, arg in enumerate(args, 1):
+        if not isinstance(arg, str):
+            continue
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            if _existing_path(arg):
+                continue
+            try:
+                shown = os.fsencode(arg).decode("utf-8", "backslashreplace")  # the bytes as given: \xff
+            except UnicodeEncodeError:
+                shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise UsageError(f"argument {number} ({shown[:60]}) is not valid UTF-8 text (invalid byte at "
+                             f"position {exc.start})") from None
+
+
+def _existing_path(arg: str) -> bool:
+    value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
+    try:
+        return os.path.exists(os.fsencode(value))
+    except (UnicodeEncodeError, ValueError):
+        return False
 
 
 def _interrupt_message(signal_name: str) -> str:

@@ -57,9 +57,13 @@ def data_validate(file, skip_invalid):
     """
     from ..corpus import ReadReport, read_dialogues
 
+    from ..errors import DataError
+
     report = ReadReport(file)
     for _ in read_dialogues(file, skip_invalid=skip_invalid, report=report):
         pass
+    if not report.records and not report.skipped:
+        raise DataError(f"{file}: no records (the corpus is empty)")
     if report.skipped:
         for problem in report.problems[:20]:
             click.echo(problem, err=True)
@@ -142,8 +146,10 @@ def data_split(file, task, min_count, view, seed, out_dir, as_json, skip_invalid
 @click.argument("out_file", type=click.Path(dir_okay=False))
 @click.option("--from", "fmt", type=click.Choice(["csv", "meddialog", "json"]), required=True,
               help="Input format: Toyhom-style CSV, MedDialog-CN/COVID-Dialogue raw text, or a JSON list.")
-@click.option("--encoding", type=click.Choice(["auto", "utf-8", "gb18030"]), default="auto", show_default=True,
-              help="Input encoding; auto tries UTF-8 then GB18030.")
+@click.option("--encoding", type=click.Choice(["auto", "utf-8", "gb18030", "big5", "shift_jis"]), default="auto",
+              show_default=True,
+              help="Input encoding; auto tries UTF-8 then GB18030, and refuses a file that decodes as GB18030 only "
+                   "to rare characters (Big5 or Shift-JIS read wrongly): name the encoding then.")
 @click.option("--id-prefix", default=None, help="Prefix of generated ids (default: the input file's name).")
 @SKIP_INVALID
 @common

@@ -102,20 +102,27 @@ def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]
     """Contexts (and departments) for a batch, from a file or ``-`` for standard input.
 
     The format is decided by the first non-blank line: if it starts with ``{`` the file is JSONL and every line
-    is an object with a ``context`` string (and optionally a ``department``); otherwise every non-blank line is
-    one context whose turns are separated by the two characters backslash-n (see `parse_context`).
+    is an object with a ``context`` string (and optionally a ``department``); otherwise every line is one context
+    whose turns are separated by the two characters backslash-n (see `parse_context`). Answer N is for line N:
+    a blank line before the last context is an error naming its line (blank lines at the end are ignored).
+    A ``.gz`` file is decompressed.
     """
     import json
     import sys
+    import zlib
+
+    from ..corpus.reader import open_binary
 
     source = "<stdin>" if os.fspath(path) == "-" else os.fspath(path)
     try:
         if source == "<stdin>":
             raw = sys.stdin.buffer.read()
         else:
-            with open(source, "rb") as handle:
+            with open_binary(source) as handle:
                 raw = handle.read()
-    except OSError as exc:
+    except (EOFError, zlib.error) as exc:
+        raise DataError(f"{source}: cannot read compressed file ({exc})") from None
+    except OSError as exc:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{source}: cannot read ({exc.strerror or exc})") from None
     try:
         text = raw.decode("utf-8-sig")
@@ -130,9 +137,11 @@ def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]
     contexts: list[str] = []
     departments: list[str | None] = []
     jsonl = first.lstrip().startswith("{")
-    for number, line in enumerate(lines, 1):
+    last = max(number for number, line in enumerate(lines, 1) if line.strip())
+    for number, line in enumerate(lines[:last], 1):
         if not line.strip():
-            continue
+            raise DataError(f"{source}:{number}: empty context (a blank line; every line is one context, and "
+                            "answer N is for line N)")
         department = None
         if jsonl:
             try:

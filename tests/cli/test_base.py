@@ -113,3 +113,33 @@ def test_a_signal_leaves_the_previous_output_and_no_temporary_file(tmp_path, sig
     assert (code, err) == (130, message)
     assert out.read_text() == "previous\n"
     assert os.listdir(tmp_path) == ["corpus.jsonl"]
+
+
+# ------------------------------------------------------------------------------ D5: arguments not UTF-8
+
+@pytest.mark.parametrize("args", [
+    ["route", "头疼\udcb2\udcbb", "--model", "{tmp}/m"],
+    ["respond", "\udcff\udcfe", "--model", "{tmp}/m"],
+    ["respond", "你好", "--department", "内科\udcff", "--model", "{tmp}/m"],
+])
+def test_an_argument_that_is_not_utf8_is_refused_naming_it(tmp_path, args):
+    code, out, err = run_streams(*[a.format(tmp=tmp_path) for a in args])
+    assert code == 2 and "is not valid UTF-8 text" in err and len(err.strip().splitlines()) == 1 and out == ""
+    number = next(i for i, a in enumerate(args, 1) if "\udc00" <= max(a) <= "\udcff")
+    assert f"argument {number} " in err
+
+
+def test_bytes_on_the_real_command_line(tmp_path):
+    result = subprocess.run([sys.executable.encode(), b"-m", b"rmd_baselines.cli.main", b"respond", b"\xff\xfe abc",
+                             b"--model", os.fsencode(tmp_path / "m")], capture_output=True)
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr == b"rmd-baseline: error: argument 2 (\\xff\\xfe abc) is not valid UTF-8 text " \
+                            b"(invalid byte at position 0)\n"
+
+
+def test_an_existing_file_whose_name_is_not_utf8_is_accepted(tmp_path):
+    path = os.path.join(os.fsencode(tmp_path), b"corpus-\xff.jsonl")
+    with open(path, "wb") as handle:
+        handle.write(b"")
+    code, out, err = run_streams("data", "validate", os.fsdecode(path))
+    assert code == 2 and "no records" in err  # read (and found empty), not refused as an argument

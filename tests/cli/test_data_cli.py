@@ -142,3 +142,25 @@ def test_omc100k_stats_as_documented():
     code, stdout, _ = run("data", "stats", shared_corpus("omc100k"), "--json")
     stats = json.loads(stdout)
     assert (stats["dialogues"], stats["departments"], stats["doctors"]) == (2936, 12, 352)
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"\xef\xbb\xbf\n"])
+def test_validate_an_empty_corpus_exits_2(tmp_path, content):
+    """Issue 13 D13: an empty corpus (0 records) passed `data validate`."""
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(content)
+    code, out, err = run("data", "validate", path)
+    assert code == 2 and "no records" in err and len(err.strip().splitlines()) == 1 and "ok" not in out
+
+
+def test_convert_names_a_big5_encoding(tmp_path):
+    """Issue 13 D11 through the command line: auto refuses Big5 (exit 2, one line); --encoding big5 reads it."""
+    src = tmp_path / "toy.csv"
+    src.write_bytes("department,title,ask,answer\n兒科,發燒,孩子發燒兩天了，體溫三十八度五，應該怎麼辦？,建議去醫院檢查。\n"
+                    .encode("big5"))
+    code, _, err = run("data", "convert", src, tmp_path / "out.jsonl", "--from", "csv")
+    assert code == 2 and "neither UTF-8 nor GB18030" in err and err.count("\n") == 1
+    assert not (tmp_path / "out.jsonl").exists()
+    code, out, err = run("data", "convert", src, tmp_path / "out.jsonl", "--from", "csv", "--encoding", "big5")
+    assert code == 0 and "encoding big5" in out
+    assert "孩子發燒兩天了" in (tmp_path / "out.jsonl").read_text("utf-8")
