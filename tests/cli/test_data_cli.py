@@ -164,3 +164,57 @@ def test_convert_names_a_big5_encoding(tmp_path):
     code, out, err = run("data", "convert", src, tmp_path / "out.jsonl", "--from", "csv", "--encoding", "big5")
     assert code == 0 and "encoding big5" in out
     assert "孩子發燒兩天了" in (tmp_path / "out.jsonl").read_text("utf-8")
+
+
+# ---- issue 13 "data is never lost": split --out and convert, failing midway ----
+
+def _fail_on_call(monkeypatch, owner, name, number, error):
+    real = getattr(owner, name)
+    calls = {"n": 0}
+
+    def wrapper(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == number:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapper)
+
+
+@pytest.mark.parametrize("error, code, message", [
+    (KeyboardInterrupt(), 130, "rmd-baseline: interrupted\n"),
+    (OSError(28, "No space left on device"), 1, "cannot write (No space left on device)"),
+    (RuntimeError("boom"), 1, "internal error: RuntimeError: boom"),
+])
+def test_split_failing_midway_keeps_the_previous_split(tmp_path, monkeypatch, error, code, message):
+    from rmd_baselines.tasks import export
+
+    from ..output_checks import folder_names, tree_bytes
+
+    corpus = corpus_file(tmp_path)
+    out = tmp_path / "out"
+    assert run("data", "split", corpus, "--task", "respond", "--out", out)[0] == 0
+    before = tree_bytes(out)
+    _fail_on_call(monkeypatch, export, "write_dialogues", 2, error)
+    result = run("data", "split", corpus, "--task", "route", "--seed", "3", "--out", out)
+    assert result[0] == code and message in result[2] and result[2].count("\n") == 1
+    assert tree_bytes(out) == before and folder_names(tmp_path) == ["corpus.jsonl", "out"]
+
+
+@pytest.mark.parametrize("error, code, message", [
+    (KeyboardInterrupt(), 130, "rmd-baseline: interrupted\n"),
+    (OSError(28, "No space left on device"), 1, "out.jsonl: cannot write (No space left on device)"),
+])
+def test_convert_failing_midway_keeps_the_previous_output(tmp_path, monkeypatch, error, code, message):
+    from rmd_baselines.corpus import writer
+
+    from ..output_checks import folder_names
+
+    src = tmp_path / "toy.csv"
+    src.write_text("department,title,ask,answer\n" + "".join(f"内科,t{i},问题{i},回答{i}\n" for i in range(5)), "utf-8")
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous output\n", "utf-8")
+    _fail_on_call(monkeypatch, writer, "json_text", 3, error)
+    result = run("data", "convert", src, out, "--from", "csv")
+    assert result[0] == code and message in result[2] and result[2].count("\n") == 1
+    assert out.read_text("utf-8") == "previous output\n" and folder_names(tmp_path) == ["out.jsonl", "toy.csv"]
