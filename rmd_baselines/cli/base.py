@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 
 import click
 
@@ -77,11 +78,15 @@ class RmdGroup(click.Group):
             raise _Interrupted("Ctrl-C") from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        caught: list = []
+        failed = True
         try:
             check_arguments(sys.argv[1:] if args is None else args)
-            with _sigterm_like_ctrl_c():
+            with _sigterm_like_ctrl_c(), warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
                 rv = super().main(args=args, prog_name=prog_name or PROG, complete_var=complete_var,
                                   standalone_mode=False, **extra)
+            failed = False
         except _Interrupted as exc:
             click.echo(f"{PROG}: {_interrupt_message(exc.signal_name)}", err=True)
             code = 130
@@ -118,9 +123,33 @@ class RmdGroup(click.Group):
             code = 1
         else:
             code = rv if isinstance(rv, int) else 0
+        _report_warnings(caught or [], failed)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _report_warnings(caught, failed: bool) -> None:
+    """Python warnings that escaped a command (a library's, e.g. scikit-learn's ConvergenceWarning): one line of
+    ours each (the same message once), none after a failure (whose one line says what matters); ``--debug``
+    shows each in full."""
+    if _DEBUG["on"]:
+        for warning in caught:
+            sys.stderr.write(warnings.formatwarning(warning.message, warning.category, warning.filename,
+                                                    warning.lineno, warning.line))
+        return
+    if failed:
+        return
+    seen = set()
+    for warning in caught:
+        if warning.category.__name__ == "ConvergenceWarning":
+            line = ("a solver stopped at its iteration limit before converging (scikit-learn ConvergenceWarning); "
+                    "the model is saved and usable (--debug shows the detail)")
+        else:
+            line = " ".join(str(warning.message).split())[:300]
+        if line not in seen:
+            seen.add(line)
+            click.echo(f"{PROG}: warning: {line}", err=True)
 
 
 def check_arguments(args) -> None:
@@ -202,6 +231,20 @@ def echo_json(obj, indent: int | None = 2) -> None:
     from ..corpus.writer import json_text
 
     click.echo(json_text(obj, indent=indent))
+
+
+def refuse_ignored(reason: str, *names: str) -> None:
+    """A `UsageError` for the first of the current command's options ``names`` that the user gave although the
+    command will not use it (``reason`` says when it is used): an option silently ignored is a surprise later."""
+    from click.core import ParameterSource
+
+    from ..errors import UsageError
+
+    ctx = click.get_current_context()
+    for name in names:
+        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            option = next(param for param in ctx.command.params if param.name == name)
+            raise UsageError(f"{option.opts[0]} {reason}; leave it out")
 
 
 SEED = click.IntRange(0, 2**32 - 1)  # every --seed: what numpy and scikit-learn accept, the same everywhere

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .base import EXISTING_FILE, SEED, SKIP_INVALID, RmdGroup, common, echo_json, load_corpus
+from .base import (EXISTING_FILE, SEED, SKIP_INVALID, RmdGroup, common, echo_json, load_corpus,
+                   refuse_ignored)
 
 
 @click.group(cls=RmdGroup)
@@ -95,6 +96,10 @@ def data_stats(file, task, min_count, seed, as_json, skip_invalid):
     from ..corpus.stats import corpus_statistics, format_statistics
     from ..tasks.export import build_task, leakage
 
+    if task is None:
+        refuse_ignored("is only used with --task", "min_count", "seed")
+    elif task == "respond":
+        refuse_ignored("is only used with --task route or recommend", "min_count")
     dialogues, _ = load_corpus(file, skip_invalid)
     stats = corpus_statistics(dialogues)
     if task:
@@ -130,6 +135,8 @@ def data_split(file, task, min_count, view, seed, out_dir, as_json, skip_invalid
     """
     from ..tasks.export import export_split
 
+    if task == "respond":
+        refuse_ignored("is only used with --task route or recommend", "min_count", "view")
     dialogues, _ = load_corpus(file, skip_invalid)
     summary = export_split(dialogues, task, out_dir, min_count=min_count, view=view, seed=seed, source=file)
     if as_json:

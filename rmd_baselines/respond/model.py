@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
+from ..corpus.model import visible_text
 from ..errors import DataError, ModelFormatError, UsageError
 from ..persist import check_model_destination
 from ..tasks.generation import MAX_CONTEXT_CHARS, GenerationData, GenerationSettings, cut_context
@@ -87,14 +88,14 @@ def parse_context(text: str, max_chars: int = MAX_CONTEXT_CHARS) -> str:
             speaker = "doctor" if match.group(1).lower() in _DOCTOR_TAGS else "patient"
             line = line[match.end():]
         line = line.strip()
-        if not line:
+        if not visible_text(line):  # blank, or only control / zero-width characters
             continue
         if turns and speaker is not None and turns[-1][0] == speaker:
             turns[-1] = (speaker, turns[-1][1] + " " + line)
         else:
             turns.append((speaker, line))
     if not turns:
-        raise DataError("context: empty context (no text after removing speaker tags and blank turns)")
+        raise DataError("context: empty context (no visible text after removing speaker tags and blank turns)")
     return cut_context("\n".join(turn for _, turn in turns), max_chars)
 
 

@@ -218,3 +218,18 @@ def test_convert_failing_midway_keeps_the_previous_output(tmp_path, monkeypatch,
     result = run("data", "convert", src, out, "--from", "csv")
     assert result[0] == code and message in result[2] and result[2].count("\n") == 1
     assert out.read_text("utf-8") == "previous output\n" and folder_names(tmp_path) == ["out.jsonl", "toy.csv"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["stats", "{corpus}", "--min-count", "3"], "--min-count is only used with --task"),
+    (["stats", "{corpus}", "--seed", "3"], "--seed is only used with --task"),
+    (["stats", "{corpus}", "--task", "respond", "--min-count", "3"], "--min-count is only used with --task route"),
+    (["split", "{corpus}", "--task", "respond", "--view", "patient", "--out", "{tmp}/s"], "--view is only used"),
+    (["split", "{corpus}", "--task", "respond", "--min-count", "2", "--out", "{tmp}/s"], "--min-count is only"),
+])
+def test_an_option_the_command_would_ignore_is_refused(tmp_path, args, message):
+    """Issue 13: options that a command silently ignores are refused (exit 2, one line)."""
+    corpus = corpus_file(tmp_path)
+    code, out, err = run("data", *[a.format(corpus=corpus, tmp=tmp_path) for a in args])
+    assert code == 2 and message in err and err.count("\n") == 1 and out == ""
+    assert not (tmp_path / "s").exists()

@@ -195,3 +195,20 @@ def test_blank_lines_at_the_end_are_ignored(model, tmp_path):
     path.write_text("头疼\n发烧\n\n\n", "utf-8")
     code, out = run("respond", "--input", str(path), "--model", str(model))
     assert code == 0 and len(out.splitlines()) == 2
+
+
+@pytest.mark.parametrize("context", ["\u200b", "病人：\u200b\u2060", "\x01\x7f"])
+def test_a_context_of_only_control_or_zero_width_characters_is_refused(model, context):
+    code, out = run("respond", context, "--model", str(model))
+    assert code == 2 and "empty context" in out and len(out.strip().splitlines()) == 1
+
+
+def test_department_is_refused_where_it_would_be_ignored(model, tmp_path):
+    """Issue 13: options a command silently ignores are refused (--department on a responder that does not use
+    departments, or with --input)."""
+    code, out = run("respond", "头疼", "--model", str(model), "--department", "内科")
+    assert code == 2 and "--department is not used by this rerank responder" in out
+    path = tmp_path / "contexts.txt"
+    path.write_text("头疼\n", "utf-8")
+    code, out = run("respond", "--input", str(path), "--model", str(model), "--department", "内科")
+    assert code == 2 and "--department is for a CONTEXT argument" in out
