@@ -95,7 +95,8 @@ class RmdGroup(click.Group):
             code = 2
         except click.UsageError as exc:
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"{PROG}: error: {exc.format_message()}{where}", err=True)
+            message = " ".join(exc.format_message().split())  # click lists choices on several lines
+            click.echo(f"{PROG}: error: {message}{where}", err=True)
             code = 2
         except click.Abort as exc:
             # click turns Ctrl-C into Abort; the cause tells an interrupt from an aborted prompt.

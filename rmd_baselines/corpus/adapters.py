@@ -41,6 +41,7 @@ ENCODINGS = ("auto", "utf-8", "gb18030", "big5", "shift_jis")
 # is taken for another encoding read wrongly (Big5 or Shift-JIS bytes decode as GB18030 without an error, to
 # rare characters: a Big5 corpus gives about 12 %, Shift-JIS 0 %, real GB18030 corpora 96-99 %).
 GB_COMMON_SHARE = 0.6
+GB_MIN_HAN = 8
 CSV_COLUMNS = ("department", "title", "ask", "answer")
 
 SPEAKER_LINES = {"病人：": "patient", "病人:": "patient", "患者：": "patient", "患者:": "patient",
@@ -90,9 +91,9 @@ def read_text(path: str, encoding: str = "auto") -> tuple[str, str]:
             failure = exc
             continue
         if encoding == "auto" and name == "gb18030" and not looks_like_gb18030(text):
-            raise DataError(f"{path}:1: encoding: neither UTF-8 nor GB18030 (it decodes as GB18030 only to rare "
-                            "characters: Big5 or Shift-JIS?); name it with --encoding big5|shift_jis, or "
-                            "--encoding gb18030 to read it as GB18030 anyway")
+            raise DataError(f"{path}:1: encoding: neither UTF-8 nor recognisably GB18030 (as GB18030 it has too "
+                            "little common Chinese text: Big5 or Shift-JIS?); name it with --encoding "
+                            "big5|shift_jis, or --encoding gb18030 to read it as GB18030 anyway")
         return text, name
     line = raw[:failure.start].count(b"\n") + 1
     tried = " or ".join(candidates)
@@ -100,8 +101,9 @@ def read_text(path: str, encoding: str = "auto") -> tuple[str, str]:
 
 
 def looks_like_gb18030(text: str, sample: int = 200_000) -> bool:
-    """Whether text decoded as GB18030 reads as Chinese: most of its Han characters are common ones (GB2312
-    level 1). Text with fewer than 4 Han characters (e.g. Latin only) is given the benefit of the doubt."""
+    """Whether text decoded as GB18030 reads as Chinese: it has at least `GB_MIN_HAN` Han characters and most of
+    them are common ones (GB2312 level 1). With fewer, GB18030 cannot be told from Big5 or Shift-JIS (a couple of
+    bytes decode in each), so ``auto`` does not guess."""
     han = common = 0
     for char in text[:sample]:
         if "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf" or "\ue000" <= char <= "\uf8ff":
@@ -111,7 +113,7 @@ def looks_like_gb18030(text: str, sample: int = 200_000) -> bool:
             except UnicodeEncodeError:
                 continue
             common += 0xB0 <= encoded[0] <= 0xD7
-    return han < 4 or common >= GB_COMMON_SHARE * han
+    return han >= GB_MIN_HAN and common >= GB_COMMON_SHARE * han
 
 
 def _checked(path: str, line: int, dialogue_fields: dict) -> Dialogue:

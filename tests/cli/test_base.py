@@ -143,3 +143,36 @@ def test_an_existing_file_whose_name_is_not_utf8_is_accepted(tmp_path):
         handle.write(b"")
     code, out, err = run_streams("data", "validate", os.fsdecode(path))
     assert code == 2 and "no records" in err  # read (and found empty), not refused as an argument
+
+
+# ------------------------------------------------------------------ D15 and fuzz F2: library warnings
+
+def _group_warning(message, category, fail=False):
+    import warnings
+
+    from rmd_baselines.cli.main import RmdGroup
+    from rmd_baselines.errors import DataError
+
+    group = RmdGroup("rmd-baseline")
+
+    @group.command("warn")
+    def warn():
+        warnings.warn(message, category)
+        warnings.warn(message, category)  # the same warning twice: one line
+        if fail:
+            raise DataError("bad data")
+
+    return group
+
+
+def test_a_library_warning_is_one_line_of_ours(capsys, monkeypatch):
+    from rmd_baselines.cli.main import _DEBUG
+
+    monkeypatch.setitem(_DEBUG, "on", False)
+    group = _group_warning("The number of unique classes is greater than\n50% of the number of samples.", UserWarning)
+    assert group.main(["warn"], standalone_mode=False) == 0
+    assert capsys.readouterr().err == ("rmd-baseline: warning: The number of unique classes is greater than 50% of "
+                                       "the number of samples.\n")
+    group = _group_warning("ignored", UserWarning, fail=True)
+    assert group.main(["warn"], standalone_mode=False) == 2
+    assert capsys.readouterr().err == "rmd-baseline: error: bad data\n"  # a failure is its one line only

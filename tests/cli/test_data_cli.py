@@ -159,7 +159,7 @@ def test_convert_names_a_big5_encoding(tmp_path):
     src.write_bytes("department,title,ask,answer\n兒科,發燒,孩子發燒兩天了，體溫三十八度五，應該怎麼辦？,建議去醫院檢查。\n"
                     .encode("big5"))
     code, _, err = run("data", "convert", src, tmp_path / "out.jsonl", "--from", "csv")
-    assert code == 2 and "neither UTF-8 nor GB18030" in err and err.count("\n") == 1
+    assert code == 2 and "neither UTF-8 nor recognisably GB18030" in err and err.count("\n") == 1
     assert not (tmp_path / "out.jsonl").exists()
     code, out, err = run("data", "convert", src, tmp_path / "out.jsonl", "--from", "csv", "--encoding", "big5")
     assert code == 0 and "encoding big5" in out
@@ -233,3 +233,9 @@ def test_an_option_the_command_would_ignore_is_refused(tmp_path, args, message):
     code, out, err = run("data", *[a.format(corpus=corpus, tmp=tmp_path) for a in args])
     assert code == 2 and message in err and err.count("\n") == 1 and out == ""
     assert not (tmp_path / "s").exists()
+
+
+def test_a_missing_choice_option_is_one_line(tmp_path):
+    """Fuzz finding F1: click listed the choices of a missing option on several lines."""
+    code, out, err = run("data", "split", corpus_file(tmp_path))
+    assert code == 2 and err.count("\n") == 1 and "Missing option '--task'" in err and "route, recommend" in err

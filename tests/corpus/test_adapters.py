@@ -242,7 +242,7 @@ def test_a_big5_or_shift_jis_csv_is_refused_in_auto_and_read_when_named(tmp_path
     src = tmp_path / "toy.csv"
     src.write_bytes(text.encode(encoding))
     out = tmp_path / "out.jsonl"
-    with pytest.raises(DataError, match=r"toy.csv:1: encoding: neither UTF-8 nor GB18030"):
+    with pytest.raises(DataError, match=r"toy.csv:1: encoding: neither UTF-8 nor recognisably GB18030"):
         convert(src, out, "csv")
     assert not out.exists()
     report = convert(src, out, "csv", encoding=encoding)
@@ -254,3 +254,14 @@ def test_a_big5_or_shift_jis_csv_is_refused_in_auto_and_read_when_named(tmp_path
 def test_the_shared_gb18030_excerpt_is_still_detected():
     src = shared_format_sample("toyhom_csv_format_sample_gb18030.csv")
     assert len(list(read_foreign(src, "csv"))) > 0
+
+
+@pytest.mark.parametrize("raw", [b"department,title,ask,answer\n,,0,\xa1\xa7\n",  # Big5 for an opening quote
+                                 "department,title,ask,answer\n内科,头,疼,好\n".encode("gb18030")])
+def test_too_little_chinese_to_recognise_gb18030_is_refused_in_auto(tmp_path, raw):
+    """Fuzz finding (issue 13 D11): two bytes decode in GB18030 and in Big5 alike; auto does not guess."""
+    src = tmp_path / "toy.csv"
+    src.write_bytes(raw)
+    with pytest.raises(DataError, match="neither UTF-8 nor recognisably GB18030"):
+        list(read_foreign(src, "csv"))
+    assert len(list(read_foreign(src, "csv", encoding="gb18030"))) == 1
