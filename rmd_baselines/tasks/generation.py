@@ -9,7 +9,7 @@ Splits are by dialogue, stratified by department, 8:1:1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from ..corpus.model import Dialogue, Turn
 from ..errors import DataError
@@ -55,13 +55,24 @@ class Instance:
 
 
 def merge_same_speaker(turns: Sequence[Turn]) -> list[Turn]:
-    """Merge runs of consecutive turns by one speaker into one turn (texts joined with a single space)."""
+    """Merge runs of consecutive turns by one speaker into one turn (texts joined with a single space).
+
+    Linear in the total text: each run is joined once (a turn alone in its run is kept as it is)."""
     merged: list[Turn] = []
+    run: list[Turn] = []
+
+    def close_run() -> None:
+        if len(run) == 1:
+            merged.append(run[0])
+        elif run:
+            merged.append(Turn(run[0].speaker, " ".join(t.text for t in run)))
+
     for turn in turns:
-        if merged and merged[-1].speaker == turn.speaker:
-            merged[-1] = Turn(turn.speaker, merged[-1].text + " " + turn.text)
-        else:
-            merged.append(turn)
+        if run and run[-1].speaker != turn.speaker:
+            close_run()
+            run = []
+        run.append(turn)
+    close_run()
     return merged
 
 
@@ -75,18 +86,37 @@ def cut_response(response: str, max_chars: int = MAX_RESPONSE_CHARS) -> str:
     return response[:max_chars] if max_chars else response
 
 
+def context_tails(texts: Sequence[str], max_chars: int = MAX_CONTEXT_CHARS) -> Iterator[str]:
+    """``cut_context("\\n".join(texts[:i]), max_chars)`` for i = 1 .. len(texts), in time linear in the texts
+    (with a cut, each step keeps only the last ``max_chars`` characters and copies at most ``2 * max_chars + 1``;
+    without one, ``max_chars`` 0, the contexts themselves grow quadratically)."""
+    if not max_chars or max_chars < 0:  # no cut (a negative cut is kept as cut_context treats it)
+        parts: list[str] = []
+        for text in texts:
+            parts.append(text)
+            yield cut_context("\n".join(parts), max_chars)
+        return
+    tail = None
+    for text in texts:
+        # the last max_chars characters of the join come from the previous tail and the end of this text
+        tail = cut_context(text[-max_chars:] if tail is None else tail + "\n" + text[-max_chars:], max_chars)
+        yield tail
+
+
 def dialogue_instances(dialogue: Dialogue, settings: GenerationSettings = GenerationSettings()) -> list[Instance]:
-    """All instances of one dialogue, in turn order."""
+    """All instances of one dialogue, in turn order (linear in the dialogue's length)."""
     turns = merge_same_speaker(dialogue.turns)
     out = []
-    for i in range(1, len(turns)):
+    contexts = context_tails([t.text for t in turns], settings.max_context_chars)
+    for i, context in enumerate(contexts, start=1):  # context = turns[:i]
+        if i >= len(turns):
+            break
         if turns[i].speaker != "doctor":
             continue
-        context = "\n".join(t.text for t in turns[:i])
         out.append(Instance(
             dialogue_id=dialogue.id,
             turn=i,
-            context=cut_context(context, settings.max_context_chars),
+            context=context,
             response=cut_response(turns[i].text, settings.max_response_chars),
             department=dialogue.department,
             doctor=dialogue.doctor,
