@@ -143,3 +143,80 @@ def test_contexts_are_built_from_a_bounded_tail(monkeypatch):
     assert len(instances) == 1499
     assert instances[-1].context.endswith("问答" * 20 + "2997") and len(instances[-1].context) == 300
     assert sum(handed) <= 3000 * (2 * 300 + 1)  # the quadratic build hands over ~ 3000 * 3000 * 45 / 4 characters
+
+
+# ---- streamed generation split (issue 11 §5): the same instances without holding the corpus ----
+
+import pytest  # noqa: E402
+
+from rmd_baselines.errors import DataError, UsageError  # noqa: E402
+from rmd_baselines.tasks import stream_generation_split, streamed_generation_test  # noqa: E402
+from rmd_baselines.tasks.generation import count_instances, instance_sample_id  # noqa: E402
+from rmd_baselines.tasks.splits import sample_by_order_key  # noqa: E402
+from tests.conftest import SAMPLE, SHARED_DATA  # noqa: E402
+
+
+def _streamed_corpora():
+    out = [pytest.param(SAMPLE, id="sample")]
+    for name in ("covid_zh", "imcs_v2_dev"):
+        path = SHARED_DATA / name / "dialogues.jsonl"
+        out.append(pytest.param(path, id=name, marks=pytest.mark.skipif(not path.is_file(),
+                                                                      reason=f"shared corpus {name} not found")))
+    return out
+
+
+@pytest.mark.parametrize("path", _streamed_corpora())
+@pytest.mark.parametrize("seed", [0, 4])
+def test_streamed_instances_equal_the_in_memory_task(path, seed):
+    settings = GenerationSettings(seed=seed, max_context_chars=120)
+    data = build_generation_task(load_dialogues(path)[0], settings)
+    stream = stream_generation_split(path, settings).check()
+    assert stream.describe() == data.describe()
+    for part in ("train", "valid", "test"):
+        expected = getattr(data, part)
+        assert stream.count_instances(part) == len(expected)
+        assert stream.instances(part) == expected  # protocol order, every field
+        assert sorted(stream.iter_instances(part), key=instance_sample_id) == sorted(expected, key=instance_sample_id)
+    test = streamed_generation_test(path, settings)
+    assert test.instances == data.test and not test.sampled and test.total_instances == len(data.test)
+
+
+@pytest.mark.parametrize("n", [1, 7, 50])
+def test_max_test_is_the_seeded_sample_of_the_test_instances(n):
+    data = build_generation_task(load_dialogues(SAMPLE)[0])
+    expected = sample_by_order_key(data.test, n, instance_sample_id, seed=0)
+    test = streamed_generation_test(SAMPLE, max_test=n)
+    assert test.instances == expected and len(expected) == n and test.sampled
+    assert f"test sample of {n} of {len(data.test)} instances" in test.describe()
+    other = test.stream.instances("test", n, sample_seed=1)
+    assert other == sample_by_order_key(data.test, n, instance_sample_id, seed=1) and (n == 1 or other != expected)
+    assert streamed_generation_test(SAMPLE, max_test=10**9).instances == data.test
+
+
+@pytest.mark.parametrize("bad", [0, -3, True, 2.5, "10"])
+def test_bad_max_test_is_a_usage_error(bad):
+    with pytest.raises(UsageError, match="sample size"):
+        streamed_generation_test(SAMPLE, max_test=bad)
+
+
+def test_count_instances_matches_the_instances():
+    import random
+
+    rng = random.Random(5)
+    for number in range(200):
+        dialogue = _random_dialogue(rng, number)
+        assert count_instances(dialogue) == len(dialogue_instances(dialogue))
+
+
+def test_streamed_split_refuses_like_the_in_memory_one(tmp_path):
+    import json
+
+    path = tmp_path / "tiny.jsonl"
+    records = [{"id": f"d{i}", "department": "内科", "turns": [{"speaker": "patient", "text": "疼"},
+                                                               {"speaker": "doctor", "text": "看"}]} for i in range(3)]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    with pytest.raises(DataError) as in_memory:
+        build_generation_task(load_dialogues(path)[0], source=str(path))
+    with pytest.raises(DataError) as streamed:
+        streamed_generation_test(path)
+    assert str(streamed.value) == str(in_memory.value)
