@@ -255,8 +255,23 @@ class StreamedGenerationSplit:
         return self
 
     def iter_dialogues(self, part: str) -> Iterator[tuple[int, Dialogue]]:
-        """``(line number, dialogue)`` of the part's dialogues, in file order."""
-        return zip(self.split.part_lines(part).tolist(), self.split.iter_part(part))
+        """``(line number, dialogue)`` of the part's dialogues, in file order. Only the part's lines are parsed
+        (the scan validated every record already)."""
+        from ..corpus.reader import decode_line, iter_lines, parse_record
+
+        import numpy as np
+
+        lines = self.split.part_lines(part)
+        if not len(lines):
+            return
+        wanted = np.zeros(int(lines[-1]) + 1, dtype=bool)
+        wanted[lines] = True
+        limit, path = len(wanted), self.path
+        for number, raw in iter_lines(path):
+            if number >= limit:
+                break
+            if wanted[number]:
+                yield number, parse_record(f"{path}:{number}", decode_line(path, number, raw))
 
     def iter_instances(self, part: str) -> Iterator[Instance]:
         """The part's instances dialogue by dialogue in file order, one dialogue in memory at a time (what
