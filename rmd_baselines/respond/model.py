@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from dataclasses import dataclass
+from typing import Sequence
 
 from ..errors import DataError, ModelFormatError, UsageError
 from ..persist import check_model_destination
 from ..tasks.generation import MAX_CONTEXT_CHARS, GenerationData, GenerationSettings, cut_context
+from .base import Reply, Responder, check_contexts, check_k  # noqa: F401 (re-exported: the engines' shared API)
 
 MODELS = ("retrieval", "ngram", "rerank")
 # The benchmark's best responder on the real corpora (benchmarks/results/respond.md).
@@ -29,37 +30,6 @@ DEFAULT_MODEL = "rerank"
 BUNDLE_FILE = "responder.json"
 BUNDLE_FORMAT = "rmd_baselines-responder"
 BUNDLE_FORMAT_VERSION = 1
-
-
-@dataclass
-class Reply:
-    """A responder's answer to one context: the response and the ranked candidates it was chosen from, each as
-    ``(text, score)`` (what the score means depends on the responder and is documented there)."""
-
-    response: str
-    candidates: list[tuple[str, float]] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {"response": self.response, "candidates": [[text, float(score)] for text, score in self.candidates]}
-
-
-@runtime_checkable
-class Responder(Protocol):
-    """The interface of every responder (scikit-learn style: hyper-parameters in ``__init__``, ``fit`` returns
-    self, fitted state in attributes ending in ``_``)."""
-
-    name: str
-
-    def fit(self, instances: Sequence, valid: Sequence | None = None) -> "Responder": ...
-
-    def respond(self, context: str, k: int = 1) -> Reply: ...
-
-    def respond_many(self, contexts: Sequence[str], k: int = 1) -> list[Reply]: ...
-
-    def save(self, writer) -> None: ...
-
-    @classmethod
-    def load(cls, reader) -> "Responder": ...
 
 
 # ----------------------------------------------------------------------------------------------- contexts
@@ -153,27 +123,12 @@ def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]
     return contexts, departments
 
 
-def check_contexts(contexts: Sequence[str]) -> list[str]:
-    """The contexts as a list, or a `DataError` naming the first empty one."""
-    contexts = list(contexts)
-    for number, context in enumerate(contexts):
-        if not isinstance(context, str) or not context.strip():
-            raise DataError(f"context {number}: empty context")
-    return contexts
-
-
 def respond_all(responder: Responder, contexts: Sequence[str], departments: Sequence[str | None] | None = None,
                 k: int = 1) -> list[Reply]:
     """``responder.respond_many`` for any responder, passing the contexts' departments to those that use them."""
     if departments is not None and getattr(responder, "name", None) in ("retrieval", "rerank"):
         return responder.respond_many(contexts, k, departments)
     return responder.respond_many(contexts, k)
-
-
-def check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise UsageError(f"k must be a positive integer, got {k!r}")
-    return k
 
 
 # ----------------------------------------------------------------------------------------------- bundles

@@ -37,6 +37,7 @@ import numpy as np
 from .. import progress
 from ..errors import DataError, ModelFormatError, UsageError
 from ..text import get_tokenizer
+from .base import Reply
 from .lm import BOS, BOS_ID, EOS_ID, UNK_ID, KneserNeyLM
 
 SEP = "<sep>"
@@ -65,9 +66,7 @@ def context_tail_text(context: str, n_chars: int) -> str:
     return last_turn
 
 
-def _make_reply(response: str, candidates: list[tuple[str, float]]):
-    from .model import Reply  # imported here: model.py builds responders, including this one
-
+def _make_reply(response: str, candidates: list[tuple[str, float]]) -> Reply:
     return Reply(response=response, candidates=candidates)
 
 

@@ -130,3 +130,22 @@ def test_a_damaged_bundle_is_refused(corpus, tmp_path):
 def test_an_unknown_model_name_is_a_usage_error(corpus):
     with pytest.raises(UsageError, match="unknown responder"):
         train_responder(corpus, model="gpt")
+
+
+def test_no_engine_imports_the_bundle_module():
+    """model.py builds the engines by name; the engines take what they share from respond/base.py, so the two
+    never import each other (the import circle model <-> engines is gone)."""
+    import ast
+    from pathlib import Path
+
+    import rmd_baselines.respond as package
+
+    folder = Path(package.__file__).parent
+    for name in ("retrieval.py", "ngram.py", "rerank.py", "bm25.py", "base.py"):
+        tree = ast.parse((folder / name).read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "model" not in imported, f"{name} imports respond.model"
+    from rmd_baselines.respond.base import Reply
+    from rmd_baselines.respond.model import Reply as ReExported
+
+    assert Reply is ReExported

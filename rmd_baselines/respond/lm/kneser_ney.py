@@ -502,24 +502,40 @@ class KneserNeyLM:
     def signature(self) -> str:
         """How this model was estimated, for score signatures."""
         self._check_fitted()
+        thresholds = self.prune_thresholds()
+        pruned = f"|prune:{'-'.join(map(str, thresholds))}" if thresholds else ""
         return (f"lm:kneser-ney-modified-interpolated|order:{self.order}|unit:{self.unit}|"
-                f"vocab:{len(self.vocab_)}|unk:interpolated-uniform|version:{__version__}")
+                f"vocab:{len(self.vocab_)}|unk:interpolated-uniform{pruned}|version:{__version__}")
 
-    def ngram_words(self, order: int) -> np.ndarray:
-        """Word ids of every n-gram of an order, shape ``(count, order)``, in table order."""
+    def ngram_words(self, order: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Word ids of the n-grams ``start:stop`` of an order, shape ``(count, order)``, in table order (the
+        prefix chain is followed for those rows only, so a block costs memory for the block alone)."""
         self._check_fitted()
-        words = self.tables_[0].word[:, None]
-        for k in range(2, order + 1):
+        rows = np.arange(start, len(self.tables_[order - 1]) if stop is None else stop, dtype=np.int64)
+        columns = []
+        for k in range(order, 0, -1):
             table = self.tables_[k - 1]
-            words = np.hstack([words[table.prefix], table.word[:, None]])
-        return words
+            columns.append(table.word[rows])
+            rows = table.prefix[rows]
+        return np.stack(columns[::-1], axis=1) if columns else np.zeros((0, order), dtype=np.int64)
+
+    def arpa_comments(self) -> list[str]:
+        """The ARPA header comments: none for an unpruned model (its file is unchanged), else the thresholds."""
+        thresholds = self.prune_thresholds()
+        if not thresholds:
+            return []
+        return [f"rmd_baselines {__version__} modified Kneser-Ney, order {self.order}, unit {self.unit}",
+                "pruned: prune " + " ".join(map(str, thresholds)) + " (an n-gram of order k seen at most prune[k] "
+                "times is dropped; its discounted mass moved to its context's back-off weight)"]
 
     def write_arpa(self, path) -> None:
         """Write the model as an ARPA file kenlm loads. ``<s>``, never predicted, gets log10 p = -99 (SRILM's
         convention; lmplz writes 0 there; kenlm reads neither when it scores sentences)."""
         self._check_fitted()
-        arpa.write_arpa(path, self.vocab_, [self.ngram_words(k) for k in range(1, self.order + 1)],
-                        [t.log10_prob for t in self.tables_], [t.log10_backoff for t in self.tables_])
+        arpa.write_arpa(path, self.vocab_,
+                        [lambda start, stop, k=k: self.ngram_words(k, start, stop) for k in range(1, self.order + 1)],
+                        [t.log10_prob for t in self.tables_], [t.log10_backoff for t in self.tables_],
+                        comments=self.arpa_comments())
 
     def save(self, writer, prefix: str = "lm") -> None:
         """Write ``{prefix}.arpa`` (for kenlm), ``{prefix}.json`` and ``{prefix}.npz`` (the tables) through a
@@ -538,6 +554,7 @@ class KneserNeyLM:
             "n_sequences": self.n_sequences_,
             "n_tokens": self.n_tokens_,
             "ngram_counts": [len(t) for t in self.tables_],
+            "prune": list(self.prune_thresholds() or []) or None,
         })
         arrays = {}
         for table in self.tables_:
@@ -559,6 +576,11 @@ class KneserNeyLM:
         model = cls(order=order, unit=reader.require(meta, "unit", meta_name))
         try:
             model._check_params()
+        except UsageError as exc:
+            raise ModelFormatError(f"{where}: {exc}") from None
+        model.prune = meta.get("prune")  # absent in models saved before pruning existed: not pruned
+        try:
+            model.prune_thresholds()
         except UsageError as exc:
             raise ModelFormatError(f"{where}: {exc}") from None
         vocab = reader.require(meta, "vocab", meta_name)
@@ -613,7 +635,8 @@ class KneserNeyLM:
         return model
 
     def __repr__(self) -> str:
-        return f"KneserNeyLM(order={self.order!r}, unit={self.unit!r})"
+        pruned = f", prune={list(self.prune)!r}" if self.prune_thresholds() else ""
+        return f"KneserNeyLM(order={self.order!r}, unit={self.unit!r}{pruned})"
 
 
 def _log10(values: np.ndarray) -> np.ndarray:
@@ -624,7 +647,10 @@ def _log10(values: np.ndarray) -> np.ndarray:
 
 def describe(model: KneserNeyLM) -> str:
     """A short human-readable summary: n-gram counts and discounts per order."""
-    lines = [f"{model!r}: {len(model.vocab_)} words, {model.n_sequences_} sequences, {model.n_tokens_} tokens"]
+    thresholds = model.prune_thresholds()
+    pruned = f", pruned ({' '.join(map(str, thresholds))})" if thresholds else ""
+    lines = [f"{model!r}: {len(model.vocab_)} words, {model.n_sequences_} sequences, {model.n_tokens_} tokens"
+             f"{pruned}"]
     for table, (d1, d2, d3), fallback in zip(model.tables_, model.discounts_, model.discount_fallback_):
         note = " (fallback)" if fallback else ""
         lines.append(f"  {table.order}-grams: {len(table)}  D1={d1:.4f} D2={d2:.4f} D3+={d3:.4f}{note}")
