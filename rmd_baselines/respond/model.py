@@ -214,21 +214,62 @@ def save_responder(responder: Responder, directory: str | os.PathLike, settings:
         responder.save(writer)
 
 
+def train_ngram_streamed(data_path: str | os.PathLike, order: int = 5, seed: int = 0, prune=None,
+                         settings: GenerationSettings | None = None, **params):
+    """Train an n-gram responder on the protocol's train split of a corpus file in bounded memory: the split is
+    decided from one scan (`tasks.generation.stream_generation_split`), the train part is read once and counted in
+    chunks, the valid part read once for its perplexity. The model equals `train_responder`'s for the same
+    corpus. Returns ``(responder, stream)`` (the `StreamedGenerationSplit`, for its counts)."""
+    from .. import progress
+    from ..tasks.generation import stream_generation_split
+    from .ngram import NgramResponder
+
+    settings = settings or GenerationSettings(seed=seed)
+    responder = NgramResponder(order=order, seed=seed, prune=prune, **params)
+    responder._check_params()
+    with progress.stage("splitting the corpus", name="split"):
+        stream = stream_generation_split(data_path, settings).check(os.fspath(data_path))
+    with progress.stage("training the n-gram model", name="train"):
+        responder.fit(stream.iter_instances("train"), valid=stream.iter_instances("valid"))
+    return responder, stream
+
+
 def train_to_directory(data_path: str | os.PathLike, out_dir: str | os.PathLike, model: str = DEFAULT_MODEL,
-                       order: int = 5, seed: int = 0) -> dict:
-    """Train a responder on a corpus and save it (what ``train respond`` does); returns a summary."""
+                       order: int = 5, seed: int = 0, prune=None) -> dict:
+    """Train a responder on a corpus and save it (what ``train respond`` does); returns a summary.
+
+    The n-gram responder is trained streamed (`train_ngram_streamed`: memory bounded by the model, not the
+    corpus), with optional count pruning (``prune``: `KneserNeyLM`'s thresholds); the retrieval and rerank
+    responders read the corpus into memory."""
     import time
 
     check_model_destination(out_dir)
     settings = GenerationSettings(seed=seed)
-    data = load_generation_data(data_path, settings)
-    started = time.perf_counter()
-    responder = train_responder(data_path, model=model, order=order, seed=seed, settings=settings, data=data)
-    seconds = time.perf_counter() - started
-    save_responder(responder, out_dir, settings, data_path, len(data.train), len(data.valid))
+    if prune is not None and model != "ngram":
+        raise UsageError(f"--prune applies to the n-gram responder (--model ngram), not to --model {model}")
+    if model == "ngram":
+        from .lm.kneser_ney import prune_thresholds
+
+        prune_thresholds(prune, order)  # refuse bad thresholds before reading the corpus
+        started = time.perf_counter()
+        responder, stream = train_ngram_streamed(data_path, order=order, seed=seed, prune=prune, settings=settings)
+        seconds = time.perf_counter() - started
+        counts = {part: stream.count_instances(part) for part in ("train", "valid", "test")}
+        split = stream.describe()
+    else:
+        data = load_generation_data(data_path, settings)
+        started = time.perf_counter()
+        responder = train_responder(data_path, model=model, order=order, seed=seed, settings=settings, data=data)
+        seconds = time.perf_counter() - started
+        counts = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
+        split = data.describe()
+    save_responder(responder, out_dir, settings, data_path, counts["train"], counts["valid"])
     summary = {"model": responder.name, "out": os.fspath(out_dir), "data": os.fspath(data_path),
-               "split": data.describe(), "train_instances": len(data.train), "valid_instances": len(data.valid),
-               "test_instances": len(data.test), "train_seconds": round(seconds, 3), "order": order, "seed": seed}
+               "split": split, "train_instances": counts["train"], "valid_instances": counts["valid"],
+               "test_instances": counts["test"], "train_seconds": round(seconds, 3), "order": order, "seed": seed}
+    if model == "ngram":
+        summary["prune"] = responder.lm_.prune_thresholds() and list(responder.lm_.prune_thresholds())
+        summary["ngram_counts"] = [len(table) for table in responder.lm_.tables_]
     weights = getattr(responder, "weights_", None)
     if weights is not None:
         summary["rerank_weights"] = weights

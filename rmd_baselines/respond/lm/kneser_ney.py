@@ -172,6 +172,18 @@ def prune_thresholds(prune, order: int) -> tuple[int, ...] | None:
     return tuple(values) if any(values) else None
 
 
+def parse_prune(text: str) -> list[int]:
+    """``--prune`` text (``"0 0 1"`` or ``"0,0,1"``) as a list of thresholds; a `UsageError` when it is not."""
+    values = [part for part in str(text).replace(",", " ").split() if part]
+    try:
+        numbers = [int(part) for part in values]
+    except ValueError:
+        numbers = None
+    if not numbers:
+        raise UsageError(f"--prune expects count thresholds per order from unigrams, e.g. '0 0 1', got {text!r}")
+    return numbers
+
+
 def modified_kneser_ney_discounts(count_of_counts: Sequence[int]) -> tuple[tuple[float, float, float], bool]:
     """``((D1, D2, D3+), used_fallback)`` from n1..n4 (Chen & Goodman's closed form, lmplz's fallback)."""
     n1, n2, n3, n4 = (float(n) for n in count_of_counts)
