@@ -108,8 +108,6 @@ class NgramTable:
     def __post_init__(self) -> None:
         self.keys = self.prefix * self.vocab_size + self.word
         self.context_start = np.searchsorted(self.prefix, np.arange(self.previous_size + 1))
-        self.prob = 10.0 ** self.log10_prob
-        self.backoff = 10.0 ** self.log10_backoff
 
     def __len__(self) -> int:
         return len(self.word)
@@ -386,7 +384,7 @@ class KneserNeyLM:
     def _prepare(self) -> None:
         """Derived lookup state shared by `fit` and `load`."""
         self._index = {token: i for i, token in enumerate(self.vocab_)}
-        self._unigram_prob = self.tables_[0].prob.copy()
+        self._unigram_prob = 10.0 ** self.tables_[0].log10_prob
         self._unigram_prob[BOS_ID] = 0.0
 
     # ------------------------------------------------------------------------------------------------ scoring
@@ -504,8 +502,8 @@ class KneserNeyLM:
             start, end = followers.context_start[context], followers.context_start[context + 1]
             if start == end:  # listed but never followed by anything (ends with </s>): back-off weight 1
                 break
-            distribution *= self.tables_[length - 1].backoff[context]
-            distribution[followers.word[start:end]] = followers.prob[start:end]
+            distribution *= 10.0 ** self.tables_[length - 1].log10_backoff[context:context + 1]
+            distribution[followers.word[start:end]] = 10.0 ** followers.log10_prob[start:end]
         return distribution
 
     # ---------------------------------------------------------------------------------------- files and info
@@ -625,15 +623,16 @@ class KneserNeyLM:
             integer_ok = all(np.issubdtype(columns[n].dtype, np.integer) for n in ("prefix", "word", "adjusted_count"))
             if len(sizes) != 1 or not integer_ok or any(c.ndim != 1 for c in columns.values()):
                 raise ModelFormatError(f"{array_path}: the order-{k} arrays are inconsistent")
-            prefix, word = columns["prefix"].astype(np.int64), columns["word"].astype(np.int64)
+            prefix = columns["prefix"].astype(np.int64, copy=False)
+            word = columns["word"].astype(np.int64, copy=False)
             keys = prefix * len(vocab) + word
             if len(word) and (word.min() < 0 or word.max() >= len(vocab) or prefix.min() < 0
                               or prefix.max() >= previous_size or np.any(np.diff(keys) <= 0)):
                 raise ModelFormatError(f"{array_path}: the order-{k} n-gram table is corrupt")
             tables.append(NgramTable(order=k, prefix=prefix, word=word,
-                                     adjusted_count=columns["adjusted_count"].astype(np.int64),
-                                     log10_prob=columns["log10_prob"].astype(np.float64),
-                                     log10_backoff=columns["log10_backoff"].astype(np.float64),
+                                     adjusted_count=columns["adjusted_count"].astype(np.int64, copy=False),
+                                     log10_prob=columns["log10_prob"].astype(np.float64, copy=False),
+                                     log10_backoff=columns["log10_backoff"].astype(np.float64, copy=False),
                                      vocab_size=len(vocab), previous_size=previous_size))
             previous_size = len(word)
         if len(tables[0]) != len(vocab):
