@@ -327,7 +327,7 @@ def stream_generation_split(path: str | os.PathLike, settings: GenerationSetting
 
 @dataclass
 class StreamedGenerationTest:
-    """The test instances of a corpus file (all, or a seeded sample of ``max_test``), from `streamed_generation_test`."""
+    """The test instances of a corpus file (all, or a seeded ``max_test`` sample), from `streamed_generation_test`."""
 
     stream: StreamedGenerationSplit
     instances: list[Instance]

@@ -149,3 +149,27 @@ def test_no_engine_imports_the_bundle_module():
     from rmd_baselines.respond.model import Reply as ReExported
 
     assert Reply is ReExported
+
+
+def test_streamed_ngram_training_equals_the_in_memory_model(tmp_path, monkeypatch):
+    """`train respond --model ngram` reads the corpus streamed and counts in chunks (forced small here); the saved
+    language model is the one the in-memory path trains on the same corpus, byte for byte."""
+    from rmd_baselines.respond import ngram
+    from rmd_baselines.respond.lm import counting
+    from rmd_baselines.respond.model import save_responder, train_responder, train_to_directory
+    from rmd_baselines.tasks import GenerationSettings
+    from tests.respond.dialogue_fixtures import write_tiny_corpus
+
+    corpus = write_tiny_corpus(tmp_path / "tiny.jsonl")
+    in_memory = train_responder(corpus, model="ngram", order=4)
+    save_responder(in_memory, tmp_path / "memory", GenerationSettings(), corpus, in_memory.n_train_)
+    monkeypatch.setattr(ngram, "IN_MEMORY_INSTANCES", 0)
+    monkeypatch.setattr(counting, "DEFAULT_CHUNK_TOKENS", 37)
+    calls = []
+    real = counting.count_chunked
+    monkeypatch.setattr(counting, "count_chunked", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    summary = train_to_directory(corpus, tmp_path / "streamed", model="ngram", order=4)
+    assert calls == [37] and summary["train_instances"] == in_memory.n_train_
+    for name in ("ngram_lm.arpa", "ngram_lm.npz"):
+        assert (tmp_path / "streamed" / name).read_bytes() == (tmp_path / "memory" / name).read_bytes()
+    assert summary["valid_perplexity"] == pytest.approx(in_memory.valid_perplexity_, rel=1e-12)

@@ -42,9 +42,10 @@ is a context, ``log10 gamma`` as back-off weight: for an unseen ``h w`` the inte
 n-gram (it occurred), and every suffix of a listed n-gram is listed, so the file is complete.
 
 Counting in bounded memory. ``counting="chunked"`` (what ``"auto"`` picks unless the sequences are a list of at
-most ``chunk_tokens`` tokens) counts with `counting.chunked_structure`: the sequences are read once, lazily,
-encoded to an int32 file and counted one chunk of ``chunk_tokens`` positions at a time, giving exactly the tables
-of the in-memory counter (``counting="memory"``) in memory proportional to the chunk plus the distinct n-grams.
+most ``chunk_tokens`` tokens; default `counting.DEFAULT_CHUNK_TOKENS`) counts with `counting.chunked_structure`:
+the sequences are read once, lazily, encoded to an int32 file and counted one chunk of ``chunk_tokens`` positions
+at a time, giving exactly the tables of the in-memory counter (``counting="memory"``) in memory proportional to
+the chunk plus the distinct n-grams.
 
 Pruning. ``prune`` (lmplz's ``--prune`` syntax) gives one count threshold per order, unigrams first: an n-gram of
 order k >= 2 seen at most ``prune[k-1]`` times is dropped (a shorter list repeats its last value; the values must
@@ -72,7 +73,8 @@ from ... import __version__
 from ...errors import DataError, ModelFormatError, UsageError
 from ...text import SCHEMES
 from . import arpa
-from .counting import DEFAULT_CHUNK_TOKENS, chunked_structure
+from . import counting as counting_module
+from .counting import chunked_structure
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2  # kenlm numbers its vocabulary the same way
@@ -207,7 +209,7 @@ class KneserNeyLM:
     """
 
     def __init__(self, order: int = 5, unit: str = "char", prune: Sequence[int] | None = None,
-                 counting: str = "auto", chunk_tokens: int = DEFAULT_CHUNK_TOKENS):
+                 counting: str = "auto", chunk_tokens: int | None = None):
         self.order = order
         self.unit = unit
         self.prune = prune
@@ -224,8 +226,9 @@ class KneserNeyLM:
             raise UsageError(f"unit must be one of {', '.join(SCHEMES)}, got {self.unit!r}")
         if self.counting not in COUNTINGS:
             raise UsageError(f"counting must be one of {', '.join(COUNTINGS)}, got {self.counting!r}")
-        if isinstance(self.chunk_tokens, bool) or not isinstance(self.chunk_tokens, (int, np.integer)) \
-                or self.chunk_tokens < 1:
+        if self.chunk_tokens is not None and (isinstance(self.chunk_tokens, bool)
+                                              or not isinstance(self.chunk_tokens, (int, np.integer))
+                                              or self.chunk_tokens < 1):
             raise UsageError(f"chunk_tokens must be a positive integer, got {self.chunk_tokens!r}")
         self.prune_thresholds()
 
@@ -237,8 +240,9 @@ class KneserNeyLM:
         """Estimate the model from token lists (without ``<s>``/``</s>``)."""
         self._check_params()
         counting = self.counting
+        chunk_tokens = int(self.chunk_tokens or counting_module.DEFAULT_CHUNK_TOKENS)
         if counting == "auto":
-            small = isinstance(sequences, (list, tuple)) and sum(len(t) + 2 for t in sequences) <= self.chunk_tokens
+            small = isinstance(sequences, (list, tuple)) and sum(len(t) + 2 for t in sequences) <= chunk_tokens
             counting = "memory" if small else "chunked"
         if counting == "memory":
             token_lists = [list(tokens) for tokens in sequences]
@@ -252,7 +256,7 @@ class KneserNeyLM:
             del stream, position, token_lists
         else:
             vocab, structure, n_sequences, n_tokens = chunked_structure(
-                sequences, self.order, int(self.chunk_tokens), SPECIAL_TOKENS, _token_problem)
+                sequences, self.order, chunk_tokens, SPECIAL_TOKENS, _token_problem)
         adjusted = self._adjusted_counts(structure)
         self.vocab_ = vocab
         self.n_sequences_ = n_sequences
