@@ -200,14 +200,40 @@ class NgramResponder:
         self._prepare()
         self.n_train_ = n_train
         if valid is not None:
-            total, count = 0.0, 0
-            for instance in valid:
-                nll = self.response_nll([instance.context], [instance.response])[0]
-                total += float(nll.sum())
-                count += len(nll)
+            total, count = self._streamed_nll(valid)
             if count:
                 self.valid_perplexity_ = float(math.exp(total / count))
         return self
+
+    def _streamed_nll(self, instances: Iterable, batch_tokens: int = 1 << 16) -> tuple[float, int]:
+        """Total natural-log NLL and token count of the instances' responses (end of response included), read once
+        and scored in batches: ``<s> tail <sep> response </s>`` sequences are concatenated and scored as one id
+        array, which gives every token the score `response_log10probs` gives it (no listed n-gram spans
+        ``</s> <s>``, so nothing leaks from one sequence into the next)."""
+        lm = self.lm_
+        total, count = 0.0, 0
+        ids: list[int] = []
+        scored: list[bool] = []
+
+        def flush() -> float:
+            scores = lm._score_ids(np.asarray(ids, dtype=np.int64), first=0)
+            return float(-math.log(10.0) * scores[np.asarray(scored, dtype=bool)].sum())
+
+        for instance in instances:
+            history = lm.token_ids(self.history_tokens(instance.context)).tolist()
+            response = lm.token_ids(self.response_tokens(instance.response)).tolist()
+            ids.extend(history)
+            ids.extend(response)
+            ids.append(EOS_ID)
+            scored.extend([False] * len(history))
+            scored.extend([True] * (len(response) + 1))
+            count += len(response) + 1
+            if len(ids) >= batch_tokens:
+                total += flush()
+                ids, scored = [], []
+        if ids:
+            total += flush()
+        return total, count
 
     def _prepare(self) -> None:
         index = self.lm_._index
