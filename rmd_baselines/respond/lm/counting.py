@@ -40,7 +40,7 @@ import numpy as np
 
 from ...errors import DataError
 
-DEFAULT_CHUNK_TOKENS = 1 << 22  # 4M positions: about 200 MB of working arrays per chunk
+DEFAULT_CHUNK_TOKENS = 1 << 21  # 2M positions: about 100 MB of working arrays per chunk
 
 
 @dataclass
