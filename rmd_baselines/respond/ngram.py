@@ -21,6 +21,11 @@ Randomness. Sampling for a context uses a generator seeded with ``(seed, sha256(
 the same response whichever batch it is in and in whatever order (`respond_many` equals calling `respond` on
 each context), and identical contexts get identical responses.
 
+Scale. ``fit`` takes any iterables of instances: a list of up to `IN_MEMORY_INSTANCES` is counted in memory,
+anything larger (or an iterator, e.g. `StreamedGenerationSplit.iter_instances`) is read once and counted in chunks
+by the language model (`lm.counting`; the same model), and the validation perplexity is scored in batches.
+``prune`` passes count-pruning thresholds to the language model (`KneserNeyLM`; ``train respond --prune``).
+
 Persistence: `save` writes ``ngram.json`` and the language model (``ngram_lm.arpa`` for kenlm, plus
 ``ngram_lm.json``/``ngram_lm.npz`` with the tables the sampler reads; kenlm's Python module cannot write its
 binary format, so the ARPA file is what we ship).
