@@ -49,7 +49,7 @@ def parse_context(text: str, max_chars: int = MAX_CONTEXT_CHARS) -> str:
     """
     if not isinstance(text, str):
         raise DataError(f"context: expected text, got {type(text).__name__}")
-    turns: list[tuple[str | None, str]] = []
+    turns: list[tuple[str | None, list[str]]] = []
     for line in text.replace("\\n", "\n").split("\n"):
         match = _SPEAKER_TAG.match(line)
         speaker = None
@@ -60,12 +60,12 @@ def parse_context(text: str, max_chars: int = MAX_CONTEXT_CHARS) -> str:
         if not line:
             continue
         if turns and speaker is not None and turns[-1][0] == speaker:
-            turns[-1] = (speaker, turns[-1][1] + " " + line)
+            turns[-1][1].append(line)  # joined once at the end: merging a long run stays linear
         else:
-            turns.append((speaker, line))
+            turns.append((speaker, [line]))
     if not turns:
         raise DataError("context: empty context (no text after removing speaker tags and blank turns)")
-    return cut_context("\n".join(turn for _, turn in turns), max_chars)
+    return cut_context("\n".join(" ".join(lines) for _, lines in turns), max_chars)
 
 
 def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]:

@@ -173,3 +173,43 @@ def test_streamed_ngram_training_equals_the_in_memory_model(tmp_path, monkeypatc
     for name in ("ngram_lm.arpa", "ngram_lm.npz"):
         assert (tmp_path / "streamed" / name).read_bytes() == (tmp_path / "memory" / name).read_bytes()
     assert summary["valid_perplexity"] == pytest.approx(in_memory.valid_perplexity_, rel=1e-12)
+
+
+def test_parse_context_merges_like_before_and_in_linear_time():
+    """Same-speaker lines are collected and joined once (as the protocol's merge, D2), with the same result as
+    extending the turn line by line."""
+    import random
+
+    from rmd_baselines.respond.model import _DOCTOR_TAGS, _SPEAKER_TAG, parse_context
+    from rmd_baselines.tasks.generation import cut_context
+
+    def reference(text, max_chars=300):
+        turns = []
+        for line in text.replace("\\n", "\n").split("\n"):
+            match = _SPEAKER_TAG.match(line)
+            speaker = None
+            if match:
+                speaker = "doctor" if match.group(1).lower() in _DOCTOR_TAGS else "patient"
+                line = line[match.end():]
+            line = line.strip()
+            if not line:
+                continue
+            if turns and speaker is not None and turns[-1][0] == speaker:
+                turns[-1] = (speaker, turns[-1][1] + " " + line)
+            else:
+                turns.append((speaker, line))
+        return cut_context("\n".join(turn for _, turn in turns), max_chars)
+
+    rng = random.Random(2)
+    for _ in range(300):
+        lines = [rng.choice(["病人：", "医生：", "doctor: ", "", "  "]) + rng.choice(["发烧", "", "咳嗽 两天", "好"])
+                 for _ in range(rng.randrange(1, 12))]
+        text = rng.choice(["\n", "\\n"]).join(lines)
+        expected = reference(text, 25)
+        if expected:
+            assert parse_context(text, 25) == expected
+        else:
+            with pytest.raises(DataError, match="empty context"):
+                parse_context(text, 25)
+    long = "\n".join(["病人：头痛"] * 20000)
+    assert parse_context(long, 0) == " ".join(["头痛"] * 20000)
