@@ -1,8 +1,15 @@
-"""Response-generation instances: merging, context/response cuts, split by dialogue."""
+"""Response-generation instances: merging, context/response cuts, split by dialogue; linear time (D2); the
+streamed split and --max-test sample equal to the in-memory task."""
+
+import pytest
 
 from rmd_baselines.corpus import Dialogue, Turn, load_dialogues
-from rmd_baselines.tasks import GenerationSettings, build_generation_task, dialogue_instances, merge_same_speaker
-from tests.conftest import shared_corpus
+from rmd_baselines.errors import DataError, UsageError
+from rmd_baselines.tasks import (GenerationSettings, build_generation_task, dialogue_instances, merge_same_speaker,
+                                 stream_generation_split, streamed_generation_test)
+from rmd_baselines.tasks.generation import count_instances, instance_sample_id
+from rmd_baselines.tasks.splits import sample_by_order_key
+from tests.conftest import SAMPLE, SHARED_DATA, shared_corpus
 
 
 def test_merge_same_speaker_runs():
@@ -146,14 +153,6 @@ def test_contexts_are_built_from_a_bounded_tail(monkeypatch):
 
 
 # ---- streamed generation split (issue 11 §5): the same instances without holding the corpus ----
-
-import pytest  # noqa: E402
-
-from rmd_baselines.errors import DataError, UsageError  # noqa: E402
-from rmd_baselines.tasks import stream_generation_split, streamed_generation_test  # noqa: E402
-from rmd_baselines.tasks.generation import count_instances, instance_sample_id  # noqa: E402
-from rmd_baselines.tasks.splits import sample_by_order_key  # noqa: E402
-from tests.conftest import SAMPLE, SHARED_DATA  # noqa: E402
 
 
 def _streamed_corpora():
