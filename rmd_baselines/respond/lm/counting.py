@@ -18,8 +18,10 @@ at a time:
    like a log-structured merge (runs of similar size merged pairwise, so every key takes part in O(log chunks)
    merges; numpy's stable sort (timsort) merges two sorted runs in linear time). The merged keys are the order's
    table. A second pass turns every chunk's keys into table rows (the "window" the next order reads), written to
-   a file: the stream and one window file are all that is on disk, read back with plain file reads (not
-   memory-mapped, so they never count as resident memory).
+   a file: the stream and one window file (int32 while the table has fewer than 2**31 rows) plus the chunks'
+   distinct keys and int32 positions of the current order are all that is on disk (in the system's temporary
+   folder, ``TMPDIR``; about 16 bytes a token at the peak), read back with plain file reads (not memory-mapped,
+   so they never count as resident memory).
 4. The suffix row of every k-gram is found by one vectorised ``searchsorted`` over the distinct k-grams (the
    suffix of ``(prefix, w)`` is ``(suffix of prefix, w)``), never per token.
 
@@ -152,6 +154,7 @@ def count_chunked(encoded: EncodedStream, remap: np.ndarray, order: int, chunk_t
     structure = [{"prefix": np.zeros(vocab_size, dtype=np.int64), "word": np.arange(vocab_size, dtype=np.int64),
                   "first_word": np.arange(vocab_size, dtype=np.int64)}]
     previous_window = None  # file of the (k-1)-gram rows per position (None: unigrams = the ids themselves)
+    window_dtype = np.int32
     for k in range(2, order + 1):
         merger = RunMerger()
         chunk_files = []
@@ -161,9 +164,9 @@ def count_chunked(encoded: EncodedStream, remap: np.ndarray, order: int, chunk_t
                 before = remap[_read(encoded.path, np.int32, a - 1, 1)].astype(np.int64) if a else np.array([-1])
                 prev = np.concatenate([before, ids[:-1]])
             elif a:
-                prev = _read(previous_window, np.int64, a - 1, b - a)
+                prev = _read(previous_window, window_dtype, a - 1, b - a).astype(np.int64)
             else:
-                prev = np.concatenate([[-1], _read(previous_window, np.int64, 0, b - 1)])
+                prev = np.concatenate([[-1], _read(previous_window, window_dtype, 0, b - 1).astype(np.int64)])
             valid = (ids != bos) & (prev >= 0)
             keys = prev[valid] * vocab_size + ids[valid]
             del ids, prev
@@ -171,7 +174,7 @@ def count_chunked(encoded: EncodedStream, remap: np.ndarray, order: int, chunk_t
             del keys
             merger.add(local, counts.astype(np.int64))
             if k < order:  # keep what the window pass needs: the chunk's distinct keys and each position's one
-                full = np.full(len(valid), -1, dtype=np.int64)
+                full = np.full(len(valid), -1, dtype=np.int32)  # a chunk has fewer than 2**31 positions
                 full[valid] = inverse.reshape(-1)
                 chunk_path = os.path.join(workdir, f"order{k}-chunk{c}.npz")
                 np.savez(chunk_path, local=local, inverse=full)
@@ -181,6 +184,7 @@ def count_chunked(encoded: EncodedStream, remap: np.ndarray, order: int, chunk_t
         del merger
         if k < order:
             window = os.path.join(workdir, f"window{k}.bin")
+            window_dtype = np.int32 if len(distinct) < np.iinfo(np.int32).max else np.int64
             with open(window, "wb") as out:
                 for chunk_path in chunk_files:
                     with np.load(chunk_path) as saved:
@@ -188,7 +192,7 @@ def count_chunked(encoded: EncodedStream, remap: np.ndarray, order: int, chunk_t
                     rows = np.searchsorted(distinct, local)
                     if len(rows):
                         full = np.where(full >= 0, rows[np.maximum(full, 0)], -1)
-                    full.astype(np.int64).tofile(out)  # (a chunk without k-grams is all -1 already)
+                    full.astype(window_dtype).tofile(out)  # (a chunk without k-grams is all -1 already)
                     os.unlink(chunk_path)
                     del local, full, rows
             if previous_window is not None:
