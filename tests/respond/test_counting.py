@@ -126,3 +126,40 @@ def test_bad_counting_parameters_are_usage_errors(params):
 
     with pytest.raises(UsageError):
         KneserNeyLM(**params).fit([["a"]])
+
+
+def test_counting_reads_and_writes_one_chunk_at_a_time(token_lists, monkeypatch):
+    """Bounded memory, checked structurally: every read of the stream or a window file, and every block the
+    encoder writes, is at most one chunk (plus the sequence that crosses its end); nothing reads the stream whole."""
+    from rmd_baselines.respond.lm import counting
+
+    train, _ = token_lists["char"]
+    total = sum(len(tokens) + 2 for tokens in train)
+    chunk = 200
+    longest = max(len(tokens) + 2 for tokens in train)
+    reads, writes = [], []
+    real_read = counting._read
+
+    def spy_read(path, dtype, start, count):
+        reads.append(count)
+        return real_read(path, dtype, start, count)
+
+    real_asarray = np.asarray
+
+    class SpyNumpy:
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def asarray(values, *args, **kwargs):
+            out = real_asarray(values, *args, **kwargs)
+            if kwargs.get("dtype") is np.int32 or (args and args[0] is np.int32):
+                writes.append(len(out))
+            return out
+
+    monkeypatch.setattr(counting, "_read", spy_read)
+    monkeypatch.setattr(counting, "np", SpyNumpy())
+    lm = KneserNeyLM(order=4, counting="chunked", chunk_tokens=chunk).fit(iter(train))
+    assert lm.n_tokens_ + lm.n_sequences_ == total > 20 * chunk
+    assert reads and max(reads) <= chunk
+    assert writes and sum(writes) == total and max(writes) < chunk + longest
