@@ -214,6 +214,20 @@ def save_responder(responder: Responder, directory: str | os.PathLike, settings:
         responder.save(writer)
 
 
+class SizedStream:
+    """An iterable read once that knows its length in advance (for progress bars); not a list, so consumers that
+    special-case lists (`NgramResponder.fit`) still stream it."""
+
+    def __init__(self, iterable, length: int):
+        self._iterable, self._length = iterable, length
+
+    def __iter__(self):
+        return iter(self._iterable)
+
+    def __len__(self) -> int:
+        return self._length
+
+
 def train_ngram_streamed(data_path: str | os.PathLike, order: int = 5, seed: int = 0, prune=None,
                          settings: GenerationSettings | None = None, **params):
     """Train an n-gram responder on the protocol's train split of a corpus file in bounded memory: the split is
@@ -230,7 +244,9 @@ def train_ngram_streamed(data_path: str | os.PathLike, order: int = 5, seed: int
     with progress.stage("splitting the corpus", name="split"):
         stream = stream_generation_split(data_path, settings).check(os.fspath(data_path))
     with progress.stage("training the n-gram model", name="train"):
-        responder.fit(stream.iter_instances("train"), valid=stream.iter_instances("valid"))
+        # sized, so that the progress bar (on a terminal) shows counts and a time estimate
+        responder.fit(SizedStream(stream.iter_instances("train"), stream.count_instances("train")),
+                      valid=stream.iter_instances("valid"))
     return responder, stream
 
 
