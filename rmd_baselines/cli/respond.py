@@ -6,7 +6,7 @@ import click
 
 from .base import common, echo_json, refuse_ignored
 
-MAX_TOP_K = 100  # = rmd_baselines.respond.model.MAX_TOP_K (not imported here: the CLI starts without numpy)
+MAX_TOP_K = 100  # = rmd_baselines.respond.base.MAX_TOP_K (not imported here: the CLI starts without numpy)
 
 
 @click.command("respond")

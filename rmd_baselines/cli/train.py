@@ -111,18 +111,24 @@ def train_recommend(data_path, min_count, view, model, seed, cv, out_dir, as_jso
               help="Seed of the protocol split (0 = the protocol's) and of the n-gram responder's sampling.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Model directory to write (replaced atomically).")
+@click.option("--prune", "prune", metavar="THRESHOLDS", default=None,
+              help="Count pruning of the n-gram model (--model ngram), lmplz style: one threshold per order from "
+                   "unigrams, the last repeated; an n-gram seen at most that often is dropped. E.g. '0 0 1' drops "
+                   "trigrams and longer seen once. Stated in the ARPA header and the model's JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the training summary as one JSON document.")
 @common
-def train_respond(data_path, model, order, seed, out_dir, as_json):
+def train_respond(data_path, model, order, seed, out_dir, prune, as_json):
     """Train a responder on the protocol's generation train split and save it with its split settings.
 
     \b
     Example:
       rmd-baseline train respond --data data/realmeddial_synthetic_sample.jsonl.gz --model rerank --out runs/responder
     """
+    from ..respond.lm.kneser_ney import parse_prune
     from ..respond.model import train_to_directory
 
-    summary = train_to_directory(data_path, out_dir, model=model, order=order, seed=seed)
+    summary = train_to_directory(data_path, out_dir, model=model, order=order, seed=seed,
+                                 prune=None if prune is None else parse_prune(prune))
     if as_json:
         echo_json(summary)
     else:

@@ -32,7 +32,7 @@ from .. import progress
 from ..errors import DataError, ModelFormatError, UsageError
 from ..text import get_tokenizer
 from .bm25 import BM25Index
-from .model import Reply, check_contexts, check_k
+from .base import Reply, check_contexts, check_k
 
 FORMAT_NAME = "rmd_baselines-retrieval-responder"
 FORMAT_VERSION = 1

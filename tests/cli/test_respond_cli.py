@@ -212,3 +212,31 @@ def test_department_is_refused_where_it_would_be_ignored(model, tmp_path):
     path.write_text("头疼\n", "utf-8")
     code, out = run("respond", "--input", str(path), "--model", str(model), "--department", "内科")
     assert code == 2 and "--department is for a CONTEXT argument" in out
+
+
+def test_train_respond_ngram_with_prune_states_it(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "tiny.jsonl")
+    code, out = run("train", "respond", "--data", str(corpus), "--model", "ngram", "--order", "4", "--prune", "0 0 1",
+                    "--out", str(tmp_path / "m"), "--json", "--quiet")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["prune"] == [0, 0, 1, 1] and len(summary["ngram_counts"]) == 4
+    arpa = (tmp_path / "m" / "ngram_lm.arpa").read_text(encoding="utf-8")
+    assert arpa.startswith("# rmd_baselines") and "prune 0 0 1 1" in arpa
+    assert json.loads((tmp_path / "m" / "ngram_lm.json").read_text(encoding="utf-8"))["prune"] == [0, 0, 1, 1]
+    code, out = run("respond", "病人：孩子发烧两天了", "--model", str(tmp_path / "m"))
+    assert code == 0 and out.strip()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "ngram", "--prune", "0 x"], "--prune expects count thresholds"),
+    (["--model", "ngram", "--prune", "1"], "unigrams cannot be pruned"),
+    (["--model", "ngram", "--prune", "0 2 1"], "must not decrease"),
+    (["--model", "ngram", "--order", "3", "--prune", "0 1 1 1"], "4 thresholds for an order-3 model"),
+    (["--model", "rerank", "--prune", "0 1"], "--prune applies to the n-gram responder"),
+])
+def test_bad_prune_is_exit_2_in_one_line(tmp_path, args, message):
+    corpus = write_tiny_corpus(tmp_path / "tiny.jsonl")
+    code, out = run("train", "respond", "--data", str(corpus), *args, "--out", str(tmp_path / "m"))
+    assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
+    assert not (tmp_path / "m").exists()
