@@ -174,10 +174,11 @@ class HashedFeaturizer:
 
 def choose_n_features(n_classes: int, budget_bytes: int | None) -> int:
     """The largest power of two (``MIN_FEATURES`` .. ``MAX_FEATURES``) whose training state (weights, the best
-    pass's copy, Adagrad and idf: ``8 * n_classes + 12`` bytes a column) fits in half of the budget."""
+    pass's copy, the averaging sums, Adagrad and idf: ``16 * n_classes + 12`` bytes a column) fits in half of the
+    budget."""
     if budget_bytes is None:
         return MAX_FEATURES
-    per_column = 8 * max(2, n_classes) + 12
+    per_column = 16 * max(2, n_classes) + 12
     columns = budget_bytes / 2 / per_column
     if columns < MIN_FEATURES:
         return MIN_FEATURES
@@ -198,8 +199,14 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
 class SoftmaxSGD:
     """Multinomial logistic regression over sparse rows: mini-batch SGD, row-wise Adagrad, optional L2."""
 
-    def __init__(self, n_features: int, n_classes: int, learning_rate: float, l2: float, class_weights: np.ndarray):
+    def __init__(self, n_features: int, n_classes: int, learning_rate: float, l2: float, class_weights: np.ndarray,
+                 average: bool = False):
         self.W = np.zeros((n_features, n_classes), dtype=np.float32)
+        # Polyak averaging, lazily: after T averaged steps the mean of W is W - U / T (U = sum of t * update_t).
+        self.U = np.zeros((n_features, n_classes), dtype=np.float32) if average else None
+        self.U_b = np.zeros(n_classes, dtype=np.float64)
+        self.t = 0
+        self.averaging = False
         self.b = np.zeros(n_classes, dtype=np.float64)
         self.acc = np.zeros(n_features, dtype=np.float32)
         self.acc_b = np.zeros(n_classes, dtype=np.float64)
@@ -228,9 +235,26 @@ class SoftmaxSGD:
                 grad += self.l2 * self.W[columns]
             self.acc[columns] += np.mean(grad * grad, axis=1)
             step = self.learning_rate / np.sqrt(self.acc[columns] + 1e-8)
-            self.W[columns] -= step[:, None] * grad
+            update = step[:, None] * grad
+            self.W[columns] -= update
+            if self.averaging:
+                self.U[columns] -= np.float32(self.t) * update
         self.acc_b += grad_b * grad_b
-        self.b -= self.learning_rate * grad_b / np.sqrt(self.acc_b + 1e-8)
+        update_b = self.learning_rate * grad_b / np.sqrt(self.acc_b + 1e-8)
+        self.b -= update_b
+        if self.averaging:
+            self.U_b -= self.t * update_b
+            self.t += 1
+
+    def start_averaging(self) -> None:
+        if self.U is not None and not self.averaging:
+            self.averaging, self.t = True, 0
+
+    def averaged(self) -> tuple[np.ndarray, np.ndarray]:
+        """The averaged weights (the current ones before averaging starts)."""
+        if not self.averaging or self.t == 0:
+            return self.W.copy(), self.b.copy()
+        return self.W - self.U / np.float32(self.t), self.b - self.U_b / self.t
 
 
 class StreamedClassifier:
@@ -244,6 +268,7 @@ class StreamedClassifier:
     learning_rate, l2, batch_size : the SGD settings.
     max_epochs, patience : passes over the shuffled training rows; stop after ``patience`` passes without a better
         held-out macro-F1.
+    average : predict with the mean of the weights over the steps from the second pass on (Polyak averaging).
     n_buckets : files of the external shuffle (memory holds about one in ``n_buckets`` rows at a time).
     class_weight : ``"balanced"`` or None.
     seed : seeds the shuffle and the held-out slice.
@@ -257,8 +282,8 @@ class StreamedClassifier:
 
     def __init__(self, n_features: int | None = None, memory_budget: int | None = None,
                  char_ngram_range: tuple[int, int] = (1, 3), learning_rate: float = 0.2, l2: float = 0.0,
-                 batch_size: int = 256, max_epochs: int = 8, patience: int = 1, n_buckets: int = 64,
-                 class_weight: str | None = "balanced", seed: int = 0):
+                 batch_size: int = 256, max_epochs: int = 8, patience: int = 1, average: bool = True,
+                 n_buckets: int = 64, class_weight: str | None = "balanced", seed: int = 0):
         self.n_features = n_features
         self.memory_budget = memory_budget
         self.char_ngram_range = char_ngram_range
@@ -267,6 +292,7 @@ class StreamedClassifier:
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
+        self.average = average
         self.n_buckets = n_buckets
         self.class_weight = class_weight
         self.seed = seed
@@ -391,7 +417,7 @@ class StreamedClassifier:
                 weights = np.where(class_counts > 0, n_total / (n_classes * np.maximum(class_counts, 1)), 0.0)
             else:
                 weights = np.ones(n_classes)
-            learner = SoftmaxSGD(n_features, n_classes, self.learning_rate, self.l2, weights)
+            learner = SoftmaxSGD(n_features, n_classes, self.learning_rate, self.l2, weights, bool(self.average))
             held_X = featurizer.weight(sp.vstack(held_counts, format="csr")) if held_counts else None
             held_y = np.concatenate(held_labels) if held_labels else None
             if held_X is not None and held_X.shape[0] == 0:
@@ -405,21 +431,24 @@ class StreamedClassifier:
                         learner.step(matrix[start:start + batch], labels[start:start + batch])
                 if on_progress:
                     on_progress("epoch", epoch + 1)
+                learner.start_averaging()  # average the weights from the second pass on
                 if held_X is None:
                     history.append(None)
                     continue
-                predicted = learner.scores(held_X).argmax(axis=1)
+                W, b = learner.averaged()
+                predicted = (np.asarray(held_X @ W, dtype=np.float64) + b).argmax(axis=1)
                 score = macro_f1(held_y, predicted, n_classes)
                 history.append(round(score, 6))
                 if score > best:
                     best, waited = score, 0
-                    best_state = (learner.W.copy(), learner.b.copy(), epoch + 1)
+                    best_state = (W, b, epoch + 1)
                 else:
+                    del W
                     waited += 1
                     if waited >= int(self.patience):
                         break
         if best_state is None:
-            best_state = (learner.W, learner.b, len(history))
+            best_state = (*learner.averaged(), len(history))
         W, b, epochs = best_state
         del learner
         self.featurizer_ = featurizer
@@ -444,10 +473,12 @@ class StreamedClassifier:
         return self.featurizer_.transform(X)
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        return self.head_.predict_proba(self.transform(X))
+        matrix = self.transform(X)
+        return self.head_.predict_proba(matrix)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
     def predict_topk(self, X: Sequence[str], k: int = 3) -> list[list[tuple[str, float]]]:
         if int(k) < 1:
