@@ -196,6 +196,32 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
     return float(f1[present].mean()) if present.any() else 0.0
 
 
+def tune_offsets(scores: np.ndarray, y: np.ndarray, n_classes: int, rounds: int = 2,
+                 grid: np.ndarray = np.linspace(-1.5, 1.5, 31)) -> tuple[np.ndarray, float, float]:
+    """Per-class additive offsets to the scores that raise macro-F1 on held-out rows (coordinate ascent over a
+    grid, class by class, ``rounds`` times; an offset changes only when it strictly helps). Returns (offsets,
+    macro-F1 before, macro-F1 after)."""
+    offsets = np.zeros(n_classes)
+    rows = np.arange(len(y))
+    before = best = macro_f1(y, scores.argmax(axis=1), n_classes)
+    for _ in range(rounds):
+        changed = False
+        for c in range(n_classes):
+            shifted = scores + offsets
+            others = shifted.copy()
+            others[:, c] = -np.inf
+            alternative = others.argmax(axis=1)
+            alternative_score = others[rows, alternative]
+            for value in grid:
+                predicted = np.where(scores[:, c] + value > alternative_score, c, alternative)
+                score = macro_f1(y, predicted, n_classes)
+                if score > best + 1e-9:
+                    best, offsets[c], changed = score, value, True
+        if not changed:
+            break
+    return offsets, before, best
+
+
 class SoftmaxSGD:
     """Multinomial logistic regression over sparse rows: mini-batch SGD, row-wise Adagrad, optional L2."""
 
@@ -269,6 +295,7 @@ class StreamedClassifier:
     max_epochs, patience : passes over the shuffled training rows; stop after ``patience`` passes without a better
         held-out macro-F1.
     average : predict with the mean of the weights over the steps from the second pass on (Polyak averaging).
+    tune_offsets : add per-class offsets to the intercepts that raise the held-out macro-F1 (`tune_offsets`).
     n_buckets : files of the external shuffle (memory holds about one in ``n_buckets`` rows at a time).
     class_weight : ``"balanced"`` or None.
     seed : seeds the shuffle and the held-out slice.
@@ -282,8 +309,9 @@ class StreamedClassifier:
 
     def __init__(self, n_features: int | None = None, memory_budget: int | None = None,
                  char_ngram_range: tuple[int, int] = (1, 3), learning_rate: float = 0.2, l2: float = 0.0,
-                 batch_size: int = 256, max_epochs: int = 8, patience: int = 1, average: bool = True,
-                 n_buckets: int = 64, class_weight: str | None = "balanced", seed: int = 0):
+                 batch_size: int = 256, max_epochs: int = 10, patience: int = 2, average: bool = True,
+                 tune_offsets: bool = False, n_buckets: int = 64, class_weight: str | None = "balanced",
+                 seed: int = 0):
         self.n_features = n_features
         self.memory_budget = memory_budget
         self.char_ngram_range = char_ngram_range
@@ -293,6 +321,7 @@ class StreamedClassifier:
         self.max_epochs = max_epochs
         self.patience = patience
         self.average = average
+        self.tune_offsets = tune_offsets
         self.n_buckets = n_buckets
         self.class_weight = class_weight
         self.seed = seed
@@ -451,6 +480,12 @@ class StreamedClassifier:
             best_state = (*learner.averaged(), len(history))
         W, b, epochs = best_state
         del learner
+        tuned = None
+        if self.tune_offsets and held_X is not None:
+            offsets, before, after = tune_offsets(np.asarray(held_X @ W, dtype=np.float64) + b, held_y, n_classes)
+            b = b + offsets
+            tuned = {"offsets": [round(float(o), 3) for o in offsets], "held_out_macro_f1_before": round(before, 6),
+                     "held_out_macro_f1_after": round(after, 6)}
         self.featurizer_ = featurizer
         self.classes_ = np.array(classes, dtype=object)
         self.n_features_ = n_features
@@ -459,7 +494,7 @@ class StreamedClassifier:
         self.hierarchy_ = None
         self.training_ = {"epochs": epochs, "held_out": 0 if held_y is None else int(len(held_y)),
                           "held_out_macro_f1": history, "train_rows": n_rows - (0 if held_y is None else len(held_y)),
-                          "n_features": n_features}
+                          "n_features": n_features, "offsets": tuned}
         return self
 
     # ---------------------------------------------------------------------------------------- prediction

@@ -142,3 +142,26 @@ def test_omc100k_stats_as_documented():
     code, stdout, _ = run("data", "stats", shared_corpus("omc100k"), "--json")
     stats = json.loads(stdout)
     assert (stats["dialogues"], stats["departments"], stats["doctors"]) == (2936, 12, 352)
+
+
+def test_split_shuffle_is_seeded_and_keeps_the_parts(tmp_path):
+    from rmd_baselines.tasks.shuffle import shuffle_key
+
+    source = corpus_file(tmp_path, n=40)
+
+    def ids(out, part):
+        return [json.loads(line)["id"] for line in (out / f"{part}.jsonl").read_text("utf-8").splitlines()]
+
+    assert run("data", "split", source, "--task", "route", "--seed", "2", "--out", tmp_path / "plain")[0] == 0
+    assert run("data", "split", source, "--task", "route", "--seed", "2", "--shuffle", "--out", tmp_path / "a")[0] == 0
+    assert run("data", "split", source, "--task", "route", "--seed", "2", "--shuffle", "--out", tmp_path / "b")[0] == 0
+    for part in ("train", "test"):
+        plain, shuffled = ids(tmp_path / "plain", part), ids(tmp_path / "a", part)
+        assert sorted(plain) == sorted(shuffled) and (tmp_path / "a" / f"{part}.jsonl").read_bytes() == (
+            tmp_path / "b" / f"{part}.jsonl").read_bytes()
+        assert shuffled == sorted(plain, key=lambda i: shuffle_key(i, 2))
+    labels = [json.loads(line)["department"] for line in (tmp_path / "a" / "train.jsonl").read_text("utf-8").splitlines()]
+    assert labels != sorted(labels)  # no longer grouped by label
+    assert json.loads((tmp_path / "a" / "split.json").read_text("utf-8"))["order"].startswith("shuffled")
+    code, _, stderr = run("data", "split", source, "--task", "respond", "--shuffle", "--out", tmp_path / "r")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1
