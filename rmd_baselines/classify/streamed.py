@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import DataError, ModelFormatError, UsageError
+from ..progress import progress
 from .heads import LinearHead
 
 BUNDLE_FILE = "model.json"
@@ -454,7 +455,9 @@ class StreamedClassifier:
             history, best, best_state, waited = [], -1.0, None, 0
             batch = int(self.batch_size)
             for epoch in range(int(self.max_epochs)):
-                for matrix, labels in buckets.epoch(epoch):
+                for matrix, labels in progress(buckets.epoch(epoch), length=int(self.n_buckets),
+                                               label=f"pass {epoch + 1} (at most {self.max_epochs}) over "
+                                                     f"{n_rows} rows, in buckets"):
                     matrix = featurizer.weight(matrix)
                     for start in range(0, matrix.shape[0], batch):
                         learner.step(matrix[start:start + batch], labels[start:start + batch])

@@ -120,3 +120,41 @@ def test_max_test_is_the_seeded_sample_of_the_test_split(corpus):
     expected = sample_by_order_key(list(zip(data.test, data.test_texts)), 7, lambda pair: pair[0].id, seed=0)
     assert sample.texts == [text for _, text in expected] and len(sample.texts) == 7
     assert "7 of the" in sample.description and sample.total == len(data.test)
+
+
+class _Terminal:
+    """A stand-in for stderr that says it is a terminal and keeps what is written."""
+
+    def __init__(self, tty):
+        self.tty, self.parts = tty, []
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, text):
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    @property
+    def text(self):
+        return "".join(self.parts)
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_with_counts_only_on_a_terminal(corpus, monkeypatch, tty):
+    import sys
+
+    from rmd_baselines import progress
+
+    terminal = _Terminal(tty)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(progress, "_QUIET", False)
+    train_classifier(corpus, ClassificationSettings("route"), scale="stream")
+    if tty:
+        assert "featurizing train records" in terminal.text and "pass 1" in terminal.text
+        assert "/96" in terminal.text  # the count done of the 96 train records
+    else:
+        assert terminal.text == ""
