@@ -284,55 +284,6 @@ class SoftmaxSGD:
         return self.W - self.U / np.float32(self.t), self.b - self.U_b / self.t
 
 
-class LowRankSGD:
-    """fastText-like softmax over a low-rank factorisation: scores = (X @ E) @ W + b, E one ``rank``-dimensional
-    vector per hashed column; mini-batch SGD with row-wise Adagrad on E and Adagrad on W."""
-
-    def __init__(self, n_features: int, n_classes: int, rank: int, learning_rate: float, class_weights: np.ndarray,
-                 seed: int):
-        rng = np.random.default_rng(seed)
-        self.E = rng.uniform(-1.0 / rank, 1.0 / rank, size=(n_features, rank)).astype(np.float32)
-        self.W = np.zeros((rank, n_classes), dtype=np.float64)
-        self.b = np.zeros(n_classes, dtype=np.float64)
-        self.acc = np.zeros(n_features, dtype=np.float32)
-        self.acc_W = np.zeros((rank, n_classes), dtype=np.float64)
-        self.acc_b = np.zeros(n_classes, dtype=np.float64)
-        self.learning_rate = float(learning_rate)
-        self.class_weights = np.asarray(class_weights, dtype=np.float64)
-
-    def scores(self, X: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(X @ self.E, dtype=np.float64) @ self.W + self.b
-
-    def step(self, X: sp.csr_matrix, y: np.ndarray) -> None:
-        n = X.shape[0]
-        hidden = np.asarray(X @ self.E, dtype=np.float64)
-        z = hidden @ self.W + self.b
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        p[np.arange(n), y] -= 1.0
-        p *= (self.class_weights[y] / n)[:, None]
-        grad_W = hidden.T @ p
-        grad_hidden = (p @ self.W.T).astype(np.float32)
-        grad_b = p.sum(axis=0)
-        if X.nnz:
-            columns, inverse = np.unique(X.indices, return_inverse=True)
-            compact = sp.csr_matrix((X.data, inverse.astype(np.int32), X.indptr), shape=(n, len(columns)))
-            grad = np.asarray(compact.T @ grad_hidden, dtype=np.float32)
-            self.acc[columns] += np.mean(grad * grad, axis=1)
-            self.E[columns] -= (self.learning_rate / np.sqrt(self.acc[columns] + 1e-8))[:, None] * grad
-        self.acc_W += grad_W * grad_W
-        self.W -= self.learning_rate * grad_W / np.sqrt(self.acc_W + 1e-8)
-        self.acc_b += grad_b * grad_b
-        self.b -= self.learning_rate * grad_b / np.sqrt(self.acc_b + 1e-8)
-
-    def start_averaging(self) -> None:
-        pass
-
-    def averaged(self) -> tuple[np.ndarray, np.ndarray]:
-        return (self.E @ self.W.astype(np.float32)), self.b.copy()
-
-
 class StreamedClassifier:
     """Hashed char n-gram TF-IDF + softmax regression trained out of core (see the module docstring).
 
@@ -360,7 +311,7 @@ class StreamedClassifier:
     def __init__(self, n_features: int | None = None, memory_budget: int | None = None,
                  char_ngram_range: tuple[int, int] = (1, 3), learning_rate: float = 0.2, l2: float = 0.0,
                  batch_size: int = 256, max_epochs: int = 10, patience: int = 2, average: bool = True,
-                 tune_offsets: bool = False, rank: int | None = None, n_buckets: int = 64, class_weight: str | None = "balanced",
+                 tune_offsets: bool = False, n_buckets: int = 64, class_weight: str | None = "balanced",
                  seed: int = 0):
         self.n_features = n_features
         self.memory_budget = memory_budget
@@ -372,7 +323,6 @@ class StreamedClassifier:
         self.patience = patience
         self.average = average
         self.tune_offsets = tune_offsets
-        self.rank = rank
         self.n_buckets = n_buckets
         self.class_weight = class_weight
         self.seed = seed
@@ -497,10 +447,7 @@ class StreamedClassifier:
                 weights = np.where(class_counts > 0, n_total / (n_classes * np.maximum(class_counts, 1)), 0.0)
             else:
                 weights = np.ones(n_classes)
-            if self.rank:
-                learner = LowRankSGD(n_features, n_classes, int(self.rank), self.learning_rate, weights, self.seed)
-            else:
-                learner = SoftmaxSGD(n_features, n_classes, self.learning_rate, self.l2, weights, bool(self.average))
+            learner = SoftmaxSGD(n_features, n_classes, self.learning_rate, self.l2, weights, bool(self.average))
             held_X = featurizer.weight(sp.vstack(held_counts, format="csr")) if held_counts else None
             held_y = np.concatenate(held_labels) if held_labels else None
             if held_X is not None and held_X.shape[0] == 0:

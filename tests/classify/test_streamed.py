@@ -139,3 +139,19 @@ def test_bad_parameters():
         StreamedRouter(learning_rate=0).fit(["a", "b"], ["x", "y"])
     with pytest.raises(UsageError):
         StreamedRouter().fit("ab", ["x"])
+
+
+def test_offsets_only_raise_the_held_out_macro_f1():
+    from rmd_baselines.classify.streamed import tune_offsets
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    scores = rng.normal(size=(300, 3))
+    scores[np.arange(300), y] += 0.8
+    scores[:, 0] += 1.0  # a bias towards class 0 that offsets can undo
+    offsets, before, after = tune_offsets(scores, y, 3)
+    assert after > before
+    assert macro_f1(y, (scores + offsets).argmax(axis=1), 3) == pytest.approx(after)
+    calm = np.eye(3)[y] * 5.0  # already perfect: nothing to change
+    offsets, before, after = tune_offsets(calm, y, 3)
+    assert before == after == 1.0 and not offsets.any()
