@@ -227,8 +227,7 @@ class SoftmaxSGD:
     """Multinomial logistic regression over sparse rows: mini-batch SGD, row-wise Adagrad, optional L2."""
 
     def __init__(self, n_features: int, n_classes: int, learning_rate: float, l2: float, class_weights: np.ndarray,
-                 average: bool = False, loss: str = "log"):
-        self.loss = loss
+                 average: bool = False):
         self.W = np.zeros((n_features, n_classes), dtype=np.float32)
         # Polyak averaging, lazily: after T averaged steps the mean of W is W - U / T (U = sum of t * update_t).
         self.U = np.zeros((n_features, n_classes), dtype=np.float32) if average else None
@@ -248,15 +247,10 @@ class SoftmaxSGD:
     def step(self, X: sp.csr_matrix, y: np.ndarray) -> None:
         n = X.shape[0]
         z = self.scores(X)
-        if self.loss == "squared_hinge":  # one-vs-rest, as LinearSVC: sum_k max(0, 1 - t_k z_k)^2
-            t = -np.ones_like(z)
-            t[np.arange(n), y] = 1.0
-            p = -2.0 * t * np.maximum(0.0, 1.0 - t * z)
-        else:
-            z -= z.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            p /= p.sum(axis=1, keepdims=True)
-            p[np.arange(n), y] -= 1.0
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(n), y] -= 1.0
         p *= (self.class_weights[y] / n)[:, None]
         grad_b = p.sum(axis=0)
         p = p.astype(np.float32)
@@ -317,7 +311,7 @@ class StreamedClassifier:
     def __init__(self, n_features: int | None = None, memory_budget: int | None = None,
                  char_ngram_range: tuple[int, int] = (1, 3), learning_rate: float = 0.2, l2: float = 0.0,
                  batch_size: int = 256, max_epochs: int = 10, patience: int = 2, average: bool = True,
-                 tune_offsets: bool = False, loss: str = "log", n_buckets: int = 64, class_weight: str | None = "balanced",
+                 tune_offsets: bool = False, n_buckets: int = 64, class_weight: str | None = "balanced",
                  seed: int = 0):
         self.n_features = n_features
         self.memory_budget = memory_budget
@@ -329,7 +323,6 @@ class StreamedClassifier:
         self.patience = patience
         self.average = average
         self.tune_offsets = tune_offsets
-        self.loss = loss
         self.n_buckets = n_buckets
         self.class_weight = class_weight
         self.seed = seed
@@ -375,8 +368,6 @@ class StreamedClassifier:
         for name in ("learning_rate",):
             if not getattr(self, name) > 0:
                 raise UsageError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if self.loss not in ("log", "squared_hinge"):
-            raise UsageError(f"loss must be 'log' or 'squared_hinge', got {self.loss!r}")
         if not self.l2 >= 0:
             raise UsageError(f"l2 must be >= 0, got {self.l2!r}")
         for name in ("batch_size", "max_epochs", "patience", "n_buckets"):
@@ -456,8 +447,7 @@ class StreamedClassifier:
                 weights = np.where(class_counts > 0, n_total / (n_classes * np.maximum(class_counts, 1)), 0.0)
             else:
                 weights = np.ones(n_classes)
-            learner = SoftmaxSGD(n_features, n_classes, self.learning_rate, self.l2, weights, bool(self.average),
-                                 self.loss)
+            learner = SoftmaxSGD(n_features, n_classes, self.learning_rate, self.l2, weights, bool(self.average))
             held_X = featurizer.weight(sp.vstack(held_counts, format="csr")) if held_counts else None
             held_y = np.concatenate(held_labels) if held_labels else None
             if held_X is not None and held_X.shape[0] == 0:
@@ -502,9 +492,8 @@ class StreamedClassifier:
         self.featurizer_ = featurizer
         self.classes_ = np.array(classes, dtype=object)
         self.n_features_ = n_features
-        self.head_ = LinearHead(np.ascontiguousarray(W.T), b, "softmax" if self.loss == "log" else "ovr_sigmoid")
-        if self.head_.link == "softmax":
-            self.head_.score_key = "softmax_regression"  # how explain describes the score
+        self.head_ = LinearHead(np.ascontiguousarray(W.T), b, "softmax")
+        self.head_.score_key = "softmax_regression"  # how explain describes the score
         self.hierarchy_ = None
         self.training_ = {"epochs": epochs, "held_out": 0 if held_y is None else int(len(held_y)),
                           "held_out_macro_f1": history, "train_rows": n_rows - (0 if held_y is None else len(held_y)),
