@@ -165,20 +165,21 @@ def train_streamed(task_data: StreamedTask, data_path: str | os.PathLike, budget
     estimator = STREAMED_FOR_TASK[settings.task](memory_budget=budget, seed=settings.seed, **params)
     index = {label: i for i, label in enumerate(task_data.labels)}
     n_train = task_data.n_train
-    chunk = 4096
+    chunk, chunk_chars = 4096, 1_000_000  # bounded by texts and by characters (dialogue views are long)
 
     def chunks():
         records = task_data.iter_records("train")
         if progress_enabled():
             records = progress(records, label="featurizing train records", length=n_train)
-        texts, codes, ids = [], [], []
+        texts, codes, ids, chars = [], [], [], 0
         for dialogue, text, label in records:
             texts.append(text)
             codes.append(index[label])
             ids.append(dialogue.id)
-            if len(texts) == chunk:
+            chars += len(text)
+            if len(texts) == chunk or chars >= chunk_chars:
                 yield texts, np.array(codes, dtype=np.int32), ids
-                texts, codes, ids = [], [], []
+                texts, codes, ids, chars = [], [], [], 0
         if texts:
             yield texts, np.array(codes, dtype=np.int32), ids
 

@@ -293,8 +293,8 @@ class StreamedClassifier:
     memory_budget : bytes the training may use (only used to choose ``n_features``).
     char_ngram_range : n-gram orders.
     learning_rate, l2, batch_size : the SGD settings.
-    max_epochs, patience : passes over the shuffled training rows; stop after ``patience`` passes without a better
-        held-out macro-F1.
+    max_epochs, patience, tol : passes over the shuffled training rows; stop after ``patience`` passes that do not
+        raise the best held-out macro-F1 by more than ``tol`` (the best pass's weights are kept).
     average : predict with the mean of the weights over the steps from the second pass on (Polyak averaging).
     tune_offsets : add per-class offsets to the intercepts that raise the held-out macro-F1 (`tune_offsets`).
     n_buckets : files of the external shuffle (memory holds about one in ``n_buckets`` rows at a time).
@@ -310,7 +310,8 @@ class StreamedClassifier:
 
     def __init__(self, n_features: int | None = None, memory_budget: int | None = None,
                  char_ngram_range: tuple[int, int] = (1, 3), learning_rate: float = 0.2, l2: float = 0.0,
-                 batch_size: int = 256, max_epochs: int = 10, patience: int = 2, average: bool = True,
+                 batch_size: int = 256, max_epochs: int = 10, patience: int = 2, tol: float = 1e-3,
+                 average: bool = True,
                  tune_offsets: bool = False, n_buckets: int = 64, class_weight: str | None = "balanced",
                  seed: int = 0):
         self.n_features = n_features
@@ -321,6 +322,7 @@ class StreamedClassifier:
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
+        self.tol = tol
         self.average = average
         self.tune_offsets = tune_offsets
         self.n_buckets = n_buckets
@@ -368,6 +370,8 @@ class StreamedClassifier:
         for name in ("learning_rate",):
             if not getattr(self, name) > 0:
                 raise UsageError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not self.tol >= 0:
+            raise UsageError(f"tol must be >= 0, got {self.tol!r}")
         if not self.l2 >= 0:
             raise UsageError(f"l2 must be >= 0, got {self.l2!r}")
         for name in ("batch_size", "max_epochs", "patience", "n_buckets"):
@@ -471,14 +475,15 @@ class StreamedClassifier:
                 predicted = (np.asarray(held_X @ W, dtype=np.float64) + b).argmax(axis=1)
                 score = macro_f1(held_y, predicted, n_classes)
                 history.append(round(score, 6))
+                # A pass counts as progress when it beats the best by more than ``tol``; the best weights are kept
+                # either way.
+                waited = 0 if score > best + self.tol else waited + 1
                 if score > best:
-                    best, waited = score, 0
-                    best_state = (W, b, epoch + 1)
+                    best, best_state = score, (W, b, epoch + 1)
                 else:
                     del W
-                    waited += 1
-                    if waited >= int(self.patience):
-                        break
+                if waited >= int(self.patience):
+                    break
         if best_state is None:
             best_state = (*learner.averaged(), len(history))
         W, b, epochs = best_state
