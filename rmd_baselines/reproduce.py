@@ -24,7 +24,7 @@ from typing import Callable
 from . import __version__, progress
 from .corpus import load_dialogues
 from .corpus.stats import corpus_statistics
-from .corpus.writer import write_json, write_text
+from .corpus.writer import atomic_directory, write_json, write_text
 from .errors import DataError
 from .persist import file_sha256
 from .tasks import ClassificationSettings, GenerationSettings, build_classification_task, build_generation_task
@@ -34,6 +34,7 @@ SAMPLE_NAME = "realmeddial_synthetic_sample.jsonl.gz"
 SAMPLE_DIALOGUES = 2637
 RESULTS_FORMAT = "rmd_baselines-results"
 RESULTS_FORMAT_VERSION = 1
+RESULTS_FILE = "results.json"
 PACKAGES = ("numpy", "scipy", "scikit-learn", "jieba", "lightgbm", "kenlm", "click")
 RESPONDERS = ("retrieval", "ngram", "rerank")
 N_EXAMPLES = 6
@@ -306,14 +307,17 @@ def corpus_records(path: str) -> int:
 def reproduce(data_path: str | None = None, out_dir: str = "rmd-results", seed: int = 0, n_boot: int = 1000,
               save_models: bool = True, scale: str = "auto", memory_budget: str | int = "1G",
               max_test: int | None = None) -> tuple[dict, dict[str, str]]:
-    """Run everything, write ``results.json`` and ``results.md`` into ``out_dir``; returns (results, tables).
+    """Run everything, write ``results.json``, ``results.md`` (and ``models/``) into ``out_dir``; returns
+    (results, tables). ``out_dir`` is built beside its place and replaces an earlier run's folder as a whole
+    (no stale model of an earlier run is left), and only when everything succeeded: a failure, Ctrl-C or SIGTERM
+    leaves the earlier folder as it was. A second run writing the same ``out_dir`` meanwhile fails cleanly.
 
     ``scale`` (auto/memory/stream, as ``train route --scale``) decides whether the corpus is read into memory;
     ``stream`` (chosen by auto when the in-memory routing would exceed ``memory_budget``) trains the streamed
     router/recommender and holds only test splits; the in-memory responders are then skipped with the reason.
     ``max_test`` scores a seeded sample of at most that many test records of each classification task.
     """
-    from .classify.scale import choose_scale, parse_max_test, parse_memory_budget
+    from .classify.scale import parse_max_test, parse_memory_budget
 
     if scale not in ("auto", "memory", "stream"):
         from .errors import UsageError
@@ -321,21 +325,23 @@ def reproduce(data_path: str | None = None, out_dir: str = "rmd-results", seed: 
         raise UsageError(f"--scale must be one of auto, memory, stream, got {scale!r}")
     budget = parse_memory_budget(memory_budget)
     max_test = parse_max_test(max_test)
+    path = data_path or bundled_sample()
     with progress.recording() as stages:
-        return _reproduce(data_path, out_dir, seed, n_boot, save_models, choose_scale, scale, budget, max_test,
-                          stages)
+        with atomic_directory(out_dir, RESULTS_FILE, "a reproduce results directory") as tmp:
+            return _reproduce(data_path, path, tmp, seed, n_boot, save_models, scale, budget, max_test, stages)
 
 
-def _reproduce(data_path, out_dir, seed, n_boot, save_models, choose_scale, scale, budget, max_test,
-               stages) -> tuple[dict, dict[str, str]]:
+def _reproduce(data_path: str | None, path: str, out_dir: str, seed: int, n_boot: int, save_models: bool,
+               scale: str, budget: int, max_test: int | None, stages: list) -> tuple[dict, dict[str, str]]:
+    from .classify.scale import choose_scale
+
     timer = Timer()
     started = time.perf_counter()
-    path = data_path or bundled_sample()
     if scale == "memory":
         chosen = "memory"
     else:
-        records = timer.run("count records", corpus_records, path) if scale == "auto" else None
-        chosen = choose_scale(scale, "route", records or 0, budget)
+        records = timer.run("count records", corpus_records, path) if scale == "auto" else 0
+        chosen = choose_scale(scale, "route", records, budget)
     models_dir = os.path.join(out_dir, "models") if save_models else None
     sha = file_sha256(path)
     if chosen == "stream":
@@ -374,7 +380,7 @@ def _finish(results: dict, timer: Timer, started: float, out_dir: str, stages: l
                           "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
                           "stages": list(stages), "peak_rss_mib": progress.peak_rss_mib()}
     tables = table_texts(results)
-    write_json(os.path.join(out_dir, "results.json"), results)
+    write_json(os.path.join(out_dir, RESULTS_FILE), results)
     write_text(os.path.join(out_dir, "results.md"), results_markdown(results, tables))
     return results, tables
 
