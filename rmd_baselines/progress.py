@@ -37,7 +37,9 @@ def progress(iterable: Iterable[T], label: str, length: int | None = None) -> It
         return
     import click
 
-    with click.progressbar(iterable, length=length, label=label, file=sys.stderr) as bar:
+    # With a known length the bar shows the count done and an estimate of the time left.
+    with click.progressbar(iterable, length=length, label=label, file=sys.stderr, show_pos=length is not None,
+                           show_eta=True) as bar:
         yield from bar
 
 

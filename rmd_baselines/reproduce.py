@@ -93,9 +93,10 @@ CLASSIFY_KEYS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "wei
 
 
 def run_classification(dialogues, task: str, seed: int, n_boot: int, timer: Timer, source: str,
-                       models_dir: str | None) -> dict:
+                       models_dir: str | None, max_test: int | None = None) -> dict:
     from .classify import DEFAULT_MODELS, default_estimator, fit_on_data
     from .metrics.classification import classification_scores, confusion_matrix, per_class_report
+    from .tasks.splits import sample_by_order_key
 
     settings = ClassificationSettings(task=task, seed=seed)
     try:
@@ -106,17 +107,22 @@ def run_classification(dialogues, task: str, seed: int, n_boot: int, timer: Time
         return {"status": "skipped", "reason": f"{source}: the {task} test split is empty: no label has enough "
                                                f"records for the 4:1 split to put one in test"}
     model = timer.run(f"{task}: train", fit_on_data, default_estimator(task, random_state=seed), data)
-    ranked = timer.run(f"{task}: predict", model.predict_topk, data.test_texts, len(model.classes_))
+    test = list(zip(data.test, data.test_texts, data.test_labels))
+    sampled = sample_by_order_key(test, max_test, lambda item: item[0].id, seed)
+    test_texts, test_labels = [text for _, text, _ in sampled], [label for _, _, label in sampled]
+    ranked = timer.run(f"{task}: predict", model.predict_topk, test_texts, len(model.classes_))
     predictions = [labels_scores[0][0] for labels_scores in ranked]
     score_maps = [dict(labels_scores) for labels_scores in ranked]
-    scores = classification_scores(data.test_labels, predictions, scores=score_maps, ci=True, n_boot=n_boot,
+    scores = classification_scores(test_labels, predictions, scores=score_maps, ci=True, n_boot=n_boot,
                                    seed=seed)
-    labels, matrix = confusion_matrix(data.test_labels, predictions)
+    labels, matrix = confusion_matrix(test_labels, predictions)
     if models_dir:
         from .classify import save_model
 
         save_model(model, os.path.join(models_dir, task), settings=settings, data_path=source)
     notes = [data.describe()]
+    if len(sampled) < len(test):
+        notes.append(f"scored on a seeded sample of {len(sampled)} of the {len(test)} test records (--max-test)")
     leak = leakage(data)
     if leak["seen_in_train"]:
         notes.append(f"{leak['seen_in_train']} of {leak['test']} test texts occur verbatim in train")
@@ -124,13 +130,59 @@ def run_classification(dialogues, task: str, seed: int, n_boot: int, timer: Time
         "status": "ok",
         "settings": settings.to_json(),
         "model": f"{type(model).__name__}[{DEFAULT_MODELS[task]}]",
+        "scale": "memory",
         "train_records": len(data.train),
         "test_records": len(data.test),
+        "scored_records": len(sampled),
         "scores": score_entries(scores, CLASSIFY_KEYS),
         "ci_method": scores.get("ci_method"),
-        "per_class": per_class_report(data.test_labels, predictions),
+        "per_class": per_class_report(test_labels, predictions),
         "confusion": {"labels": labels, "matrix": matrix},
         "notes": notes,
+    }
+
+
+def run_classification_streamed(path: str, task: str, seed: int, n_boot: int, timer: Timer, models_dir: str | None,
+                                budget: int, max_test: int | None = None) -> dict:
+    """`run_classification` for corpora too large for memory: the streamed split, the streamed model
+    (`classify.scale`), and only the test split (or its ``max_test`` sample) held."""
+    from .classify.scale import load_test_split, streamed_task, train_streamed
+    from .metrics.classification import classification_scores, confusion_matrix, per_class_report
+
+    settings = ClassificationSettings(task=task, seed=seed)
+    try:
+        task_data = timer.run(f"{task}: split", streamed_task, path, settings)
+    except DataError as exc:
+        return {"status": "skipped", "reason": str(exc)}
+    if not task_data.n_test:
+        return {"status": "skipped", "reason": f"{path}: the {task} test split is empty: no label has enough "
+                                               f"records for the 4:1 split to put one in test"}
+    out = os.path.join(models_dir, task) if models_dir else None
+    model, _ = timer.run(f"{task}: train", train_streamed, task_data, path, budget, out=out)
+    test = timer.run(f"{task}: read test", load_test_split, task_data, max_test)
+    ranked = []
+    for start in range(0, len(test.texts), 20_000):
+        ranked += model.predict_topk(test.texts[start:start + 20_000], len(model.classes_))
+    predictions = [labels_scores[0][0] for labels_scores in ranked]
+    score_maps = [dict(labels_scores) for labels_scores in ranked]
+    scores = classification_scores(test.labels, predictions, scores=score_maps, ci=True, n_boot=n_boot, seed=seed)
+    labels, matrix = confusion_matrix(test.labels, predictions)
+    return {
+        "status": "ok",
+        "settings": settings.to_json(),
+        "model": f"{type(model).__name__}[stream]",
+        "scale": "stream",
+        "train_records": task_data.n_train,
+        "test_records": task_data.n_test,
+        "scored_records": len(test.texts),
+        "training": model.training_,
+        "corpus_records": len(task_data.split.scan),
+        "scores": score_entries(scores, CLASSIFY_KEYS),
+        "ci_method": scores.get("ci_method"),
+        "per_class": per_class_report(test.labels, predictions),
+        "confusion": {"labels": labels, "matrix": matrix},
+        "notes": [test.description, "streamed: the verbatim train/test overlap check is not run (it needs every "
+                                    "train text in memory)"],
     }
 
 
@@ -244,31 +296,67 @@ def results_markdown(results: dict, tables: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def corpus_records(path: str) -> int:
+    """How many valid records a corpus file has (one validating pass; nothing is kept)."""
+    from .corpus.reader import ReadReport, read_dialogues
+
+    report = ReadReport(path)
+    return sum(1 for _ in read_dialogues(path, report=report))
+
+
 def reproduce(data_path: str | None = None, out_dir: str = "rmd-results", seed: int = 0, n_boot: int = 1000,
-              save_models: bool = True) -> tuple[dict, dict[str, str]]:
+              save_models: bool = True, scale: str = "auto", memory_budget: str | int = "1G",
+              max_test: int | None = None) -> tuple[dict, dict[str, str]]:
     """Run everything, write ``results.json``, ``results.md`` (and ``models/``) into ``out_dir``; returns
     (results, tables). ``out_dir`` is built beside its place and replaces an earlier run's folder as a whole
     (no stale model of an earlier run is left), and only when everything succeeded: a failure, Ctrl-C or SIGTERM
-    leaves the earlier folder as it was. A second run writing the same ``out_dir`` meanwhile fails cleanly."""
+    leaves the earlier folder as it was. A second run writing the same ``out_dir`` meanwhile fails cleanly.
+
+    ``scale`` (auto/memory/stream, as ``train route --scale``) decides whether the corpus is read into memory;
+    ``stream`` (chosen by auto when the in-memory routing would exceed ``memory_budget``) trains the streamed
+    router/recommender and holds only test splits; the in-memory responders are then skipped with the reason.
+    ``max_test`` scores a seeded sample of at most that many test records of each classification task.
+    """
+    from .classify.scale import parse_max_test, parse_memory_budget
+
+    if scale not in ("auto", "memory", "stream"):
+        from .errors import UsageError
+
+        raise UsageError(f"--scale must be one of auto, memory, stream, got {scale!r}")
+    budget = parse_memory_budget(memory_budget)
+    max_test = parse_max_test(max_test)
     path = data_path or bundled_sample()
-    with atomic_directory(out_dir, RESULTS_FILE, "a reproduce results directory") as tmp:
-        return _reproduce(data_path, path, tmp, seed, n_boot, save_models)
+    with progress.recording() as stages:
+        with atomic_directory(out_dir, RESULTS_FILE, "a reproduce results directory") as tmp:
+            return _reproduce(data_path, path, tmp, seed, n_boot, save_models, scale, budget, max_test, stages)
 
 
-def _reproduce(data_path: str | None, path: str, out_dir: str, seed: int, n_boot: int,
-               save_models: bool) -> tuple[dict, dict[str, str]]:
+def _reproduce(data_path: str | None, path: str, out_dir: str, seed: int, n_boot: int, save_models: bool,
+               scale: str, budget: int, max_test: int | None, stages: list) -> tuple[dict, dict[str, str]]:
+    from .classify.scale import choose_scale
+
     timer = Timer()
     started = time.perf_counter()
-    dialogues, report = timer.run("read corpus", load_dialogues, path)
+    if scale == "memory":
+        chosen = "memory"
+    else:
+        records = timer.run("count records", corpus_records, path) if scale == "auto" else 0
+        chosen = choose_scale(scale, "route", records, budget)
     models_dir = os.path.join(out_dir, "models") if save_models else None
     sha = file_sha256(path)
+    if chosen == "stream":
+        return _reproduce_streamed(path, data_path, out_dir, seed, n_boot, timer, started, models_dir, sha, budget,
+                                   max_test, stages)
+    dialogues, report = timer.run("read corpus", load_dialogues, path)
     results = {
         "format": RESULTS_FORMAT,
         "format_version": RESULTS_FORMAT_VERSION,
         "version": __version__,
         # The options that decide the results (not --out), so that the same run gives the same file.
         "command": "rmd-baseline reproduce" + (f" --data {data_path}" if data_path else "")
-                   + f" --seed {seed} --n-boot {n_boot}",
+                   + f" --seed {seed} --n-boot {n_boot}" + (f" --max-test {max_test}" if max_test else ""),
+        "scale": "memory",
+        "max_test": max_test,
         "seed": seed,
         "bootstrap": f"percentile, 95%, {n_boot} replicates over test items, seed {seed}",
         "signature": f"rmd_baselines:{__version__}|data:sha256:{sha[:16]}|seed:{seed}|split:protocol-v1|"
@@ -281,11 +369,52 @@ def _reproduce(data_path: str | None, path: str, out_dir: str, seed: int, n_boot
     source = os.fspath(path)
     results["tasks"]["respond"] = run_generation(dialogues, seed, n_boot, timer, source, models_dir)
     for task in ("route", "recommend"):
-        results["tasks"][task] = run_classification(dialogues, task, seed, n_boot, timer, source, models_dir)
+        results["tasks"][task] = run_classification(dialogues, task, seed, n_boot, timer, source, models_dir,
+                                                    max_test)
+    return _finish(results, timer, started, out_dir, stages)
+
+
+def _finish(results: dict, timer: Timer, started: float, out_dir: str, stages: list) -> tuple[dict, dict[str, str]]:
     timer.seconds["total"] = round(time.perf_counter() - started, 3)
     results["timings"] = {"seconds": timer.seconds,
-                          "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
+                          "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                          "stages": list(stages), "peak_rss_mib": progress.peak_rss_mib()}
     tables = table_texts(results)
     write_json(os.path.join(out_dir, RESULTS_FILE), results)
     write_text(os.path.join(out_dir, "results.md"), results_markdown(results, tables))
     return results, tables
+
+
+def _reproduce_streamed(path, data_path, out_dir, seed, n_boot, timer, started, models_dir, sha, budget, max_test,
+                        stages) -> tuple[dict, dict[str, str]]:
+    """`reproduce` without reading the corpus into memory (see `reproduce`)."""
+    results = {
+        "format": RESULTS_FORMAT,
+        "format_version": RESULTS_FORMAT_VERSION,
+        "version": __version__,
+        "command": "rmd-baseline reproduce" + (f" --data {data_path}" if data_path else "")
+                   + f" --seed {seed} --n-boot {n_boot}" + (f" --max-test {max_test}" if max_test else ""),
+        "scale": "stream",
+        "max_test": max_test,
+        "seed": seed,
+        "bootstrap": f"percentile, 95%, {n_boot} replicates over test items, seed {seed}",
+        "signature": f"rmd_baselines:{__version__}|data:sha256:{sha[:16]}|seed:{seed}|split:protocol-v1|"
+                     f"n_boot:{n_boot}|tok:char",
+        "data": {"path": os.fspath(data_path) if data_path else SAMPLE_NAME, "sha256": sha,
+                 "records": None, "statistics": None},
+        "packages": package_versions(),
+        "tasks": {},
+    }
+    source = os.fspath(path)
+    results["tasks"]["respond"] = {
+        "status": "skipped",
+        "reason": f"{source}: too large for the in-memory responders within the memory budget "
+                  f"({budget // (1024 * 1024)} MiB); train them with 'train respond' or raise --memory-budget"}
+    for task in ("route", "recommend"):
+        results["tasks"][task] = run_classification_streamed(source, task, seed, n_boot, timer, models_dir, budget,
+                                                             max_test)
+    for task in ("route", "recommend"):
+        records = results["tasks"][task].pop("corpus_records", None)
+        if records is not None:
+            results["data"]["records"] = records
+    return _finish(results, timer, started, out_dir, stages)

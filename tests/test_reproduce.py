@@ -184,3 +184,33 @@ def test_reproduce_refuses_a_folder_of_other_files(earlier_run, tmp_path):
     result = CliRunner().invoke(cli, ["reproduce", "--data", str(corpus), "--out", str(out), "--n-boot", "10"])
     assert result.exit_code == 2 and "not a reproduce results directory" in result.stderr
     assert folder_names(out) == ["mine.txt"]
+
+
+def test_streamed_reproduce_holds_only_test_splits_and_samples_with_max_test(tmp_path):
+    from tests.classify.toy_corpus import write_toy_corpus
+
+    corpus = write_toy_corpus(tmp_path / "toy.jsonl", per_doctor=20)
+    result = CliRunner().invoke(cli, ["reproduce", "--data", corpus, "--out", str(tmp_path / "o"), "--n-boot", "20",
+                                      "--scale", "stream", "--max-test", "10", "--json"])
+    assert result.exit_code == 0, result.stderr
+    results = json.loads(result.stdout)
+    assert results["scale"] == "stream" and results["max_test"] == 10 and results["data"]["records"] == 120
+    for task in ("route", "recommend"):
+        entry = results["tasks"][task]
+        assert entry["status"] == "ok" and entry["scale"] == "stream"
+        assert entry["scored_records"] == 10 < entry["test_records"]
+        assert sum(map(sum, entry["confusion"]["matrix"])) == 10
+        assert any("sample of 10" in note for note in entry["notes"])
+    assert results["tasks"]["respond"]["status"] == "skipped"
+    assert {s["stage"] for s in results["timings"]["stages"]} >= {"route: train", "scan", "fit"}
+    assert (tmp_path / "o" / "models" / "route" / "manifest.json").is_file()
+    memory = CliRunner().invoke(cli, ["reproduce", "--data", corpus, "--out", str(tmp_path / "m"), "--n-boot", "20",
+                                      "--no-models", "--max-test", "10", "--json"])
+    route = json.loads(memory.stdout)["tasks"]["route"]
+    assert route["scale"] == "memory" and route["scored_records"] == 10
+
+
+def test_bad_reproduce_scale_options_exit_2(tmp_path):
+    for args in (["--memory-budget", "lots"], ["--max-test", "0"], ["--scale", "huge"]):
+        result = CliRunner().invoke(cli, ["reproduce", "--out", str(tmp_path / "o"), *args])
+        assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1

@@ -330,6 +330,13 @@ def load_model(directory: str | os.PathLike, kinds: tuple[str, ...] | str = ("ro
     from ..persist import ModelReader
 
     reader = ModelReader(directory, kinds=kinds)
+    raw = reader.read_json(BUNDLE_FILE)
+    if isinstance(raw, dict) and raw.get("format") == "rmd_baselines-streamed-classifier":
+        # A model trained with --scale stream (hashed features, softmax head): see classify/streamed.py.
+        from .streamed import BUNDLE_FORMAT_VERSION as STREAMED_VERSION, load_streamed
+
+        return load_streamed(reader, reader.read_component(BUNDLE_FILE, raw["format"], STREAMED_VERSION,
+                                                           "saved streamed router or recommender"))
     bundle = reader.read_component(BUNDLE_FILE, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, "saved router or recommender")
     where = reader.path(BUNDLE_FILE)
     name = bundle.get("estimator")

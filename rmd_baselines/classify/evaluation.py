@@ -14,6 +14,8 @@ import warnings
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable
 
+import numpy as np
+
 from ..corpus.model import visible_text
 from ..corpus.reader import decode_line, iter_lines, iter_stream_lines, parse_record
 from ..errors import DataChangedWarning, DataError, ModelFormatError, changed_data_message
@@ -42,17 +44,23 @@ def _recorded_training_split(recorded: dict, data_path: str, settings: Classific
     return set(load_classification_data(path, settings).train_texts)
 
 
-def evaluate_model_dir(model_dir: str | os.PathLike, data_path: str | os.PathLike | None = None) -> tuple[dict, str]:
+def evaluate_model_dir(model_dir: str | os.PathLike, data_path: str | os.PathLike | None = None,
+                       max_test: int | None = None) -> tuple[dict, str]:
     """Score a saved model on the protocol's test split; returns (report, Table 5/6 text).
 
     ``data_path`` defaults to the file the model was trained on; when its SHA-256 differs from the recorded one
-    the report carries a note (the split is rebuilt from the file as it is now).
+    the report carries a note (the split is rebuilt from the file as it is now). The split is decided from a scan
+    of the file and only the test records are held (`scale.load_test_split`); ``max_test`` scores a seeded sample
+    of that many test records (stated in the report and the table).
     """
     from ..metrics.classification import (
         classification_scores,
         format_classification_table,
     )
+    from ..progress import peak_rss_mib, recording, stage
+    from .scale import load_test_split, parse_max_test, streamed_task
 
+    max_test = parse_max_test(max_test)
     directory = os.fspath(model_dir)
     model = load_model(directory)
     settings = saved_settings(model, directory)
@@ -63,38 +71,56 @@ def evaluate_model_dir(model_dir: str | os.PathLike, data_path: str | os.PathLik
         if not data_path:
             raise DataError(f"{directory}: the model does not record its training data; pass --data FILE")
     data_path = os.fspath(data_path)
-    data = load_classification_data(data_path, settings)
-    if recorded.get("sha256") and file_sha256(data_path) != recorded["sha256"]:
+    with recording() as stages:
+        task_data = streamed_task(data_path, settings)
+        with stage("reading the test split", name="read test"):
+            test = load_test_split(task_data, max_test)
+        with stage("predicting", name="predict"):
+            proba = _predict_in_batches(model, test.texts)
+        sha = file_sha256(data_path)
+    if recorded.get("sha256") and sha != recorded["sha256"]:
         trained_on = _recorded_training_split(recorded, data_path, settings)
-        overlap = None if trained_on is None else sum(text in trained_on for text in data.test_texts)
-        note = changed_data_message(data_path, recorded["sha256"], overlap, len(data.test_texts), "texts")
+        overlap = None if trained_on is None else sum(text in trained_on for text in test.texts)
+        note = changed_data_message(data_path, recorded["sha256"], overlap, len(test.texts), "texts")
         notes.append(note)
         if overlap != 0:  # the scores may count what the model was trained on
             warnings.warn(note, DataChangedWarning, stacklevel=2)
-    unknown = sorted(set(data.test_labels) - set(model.classes_))
+    unknown = sorted(set(test.labels) - set(model.classes_))
     if unknown:
         notes.append(f"{len(unknown)} test label(s) the model never saw (e.g. {unknown[0]!r}); they count as errors")
-    proba = model.predict_proba(data.test_texts)
     predicted = model.classes_[proba.argmax(axis=1)].tolist()
-    scores = classification_scores(data.test_labels, predicted, scores=proba, labels=list(model.classes_))
+    scores = classification_scores(test.labels, predicted, scores=proba, labels=list(model.classes_))
     name = model.metadata_.get("model", type(model).__name__)
     report = {key: value for key, value in scores.items()}
     report.update({
-        "n": len(data.test_labels),
+        "n": len(test.labels),
+        "test_records": test.total,
+        "max_test": max_test,
+        "sample": (f"seeded sample of {len(test.labels)} of {test.total} test records: the smallest "
+                   f"sha256('{settings.seed}:sample:' + id)" if test.sampled else None),
         "zero_division": 0.0,
         "model": {"name": name, "estimator": type(model).__name__, "directory": directory,
                   "params": model.metadata_.get("params")},
         "settings": settings.to_json(),
-        "data": {"path": os.path.abspath(data_path), "sha256": file_sha256(data_path)},
-        "split": data.describe(),
+        "data": {"path": os.path.abspath(data_path), "sha256": sha},
+        "split": test.description,
         "notes": notes,
+        "stages": stages,
+        "peak_rss_mib": peak_rss_mib(),
     })
     table = format_classification_table({f"ours: {name}": scores}, settings.task)
-    header = f"{data.describe()}\nmodel {directory} ({name}), test split of {data_path}\n"
+    header = f"{test.description}\nmodel {directory} ({name}), test split of {data_path}\n"
     table = header + "\n" + table
     if notes:
         table += "\n" + "\n".join(f"note: {note}" for note in notes)
     return report, table
+
+
+def _predict_in_batches(model, texts: list[str], batch: int = 20_000) -> np.ndarray:
+    """Probabilities of every text, featurized ``batch`` texts at a time (bounded memory for big test splits)."""
+    if not texts:
+        return np.zeros((0, len(model.classes_)))
+    return np.vstack([model.predict_proba(texts[i:i + batch]) for i in range(0, len(texts), batch)])
 
 
 # ------------------------------------------------------------------------------------------------ inputs

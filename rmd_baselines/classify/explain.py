@@ -58,6 +58,8 @@ SCORE_IS = {
              "labels, so labels rank by it)",
     "softmax": "complement naive Bayes joint log-likelihood Σ x_f·log θ_f of this label (probabilities are its "
                "softmax, so labels rank by it)",
+    "softmax_regression": "multinomial logistic regression score w·x + b of this label over hashed character "
+                          "n-grams (probabilities are its softmax, so labels rank by it)",
     "lightgbm": "raw LightGBM score of this label (sum of its trees' leaf values; probabilities are the softmax, so "
                 "labels rank by it), decomposed by LightGBM's exact per-feature contributions (pred_contrib)",
     "lightgbm_negative": "minus the raw LightGBM score of the binary model (this label is class 0, whose "
@@ -148,6 +150,44 @@ class TfidfFeatureMap:
 # what predict_proba takes, each column's occurrences) and ``name(column)``; any head over its columns is then
 # explained as it is here.
 FEATURE_MAPS: dict[type, Callable] = {TextFeaturizer: TfidfFeatureMap}
+
+
+class HashedFeatureMap:
+    """The feature map of `streamed.HashedFeaturizer`: hashed character n-grams with word-boundary marks (shown
+    as ``_``); a column is named by the n-grams of the explained text that hash to it."""
+
+    def __init__(self, featurizer):
+        self.featurizer = featurizer
+        self.names: dict[int, list[str]] = {}
+
+    def name(self, column: int) -> str:
+        grams = self.names.get(int(column))
+        if not grams:
+            return f"hash:{int(column)}"
+        return "char:" + "|".join(gram.replace(" ", "_") for gram in grams)
+
+    def active(self, text: str) -> ActiveFeatures:
+        row = sp.csr_matrix(self.featurizer.transform([text]))
+        row.sort_indices()
+        occurrences: dict[int, list[tuple[int, ...]]] = {}
+        names: dict[int, list[str]] = {}
+        for gram, span in self.featurizer.grams_with_positions(text):
+            column = self.featurizer.column_of(gram)
+            occurrences.setdefault(column, []).append(span)
+            if gram not in names.setdefault(column, []):
+                names[column].append(gram)
+        self.names = {column: sorted(grams) for column, grams in names.items()}
+        return ActiveFeatures(text=text, doc=text, row=row, columns=row.indices.astype(np.int64),
+                              values=row.data.astype(np.float64), occurrences=occurrences, name=self.name)
+
+
+def _register_hashed() -> None:
+    from .streamed import HashedFeaturizer
+
+    FEATURE_MAPS[HashedFeaturizer] = HashedFeatureMap
+
+
+_register_hashed()
 
 
 def feature_map_for(model):
@@ -244,7 +284,7 @@ def _linear_head_part(head: LinearHead, active: ActiveFeatures, k: int) -> dict:
     weights = head.coef[k].astype(np.float64)
     intercept = float(head.intercept[k])
     if head.link != "platt":
-        return linear_part(active, weights, intercept, margin, SCORE_IS[head.link])
+        return linear_part(active, weights, intercept, margin, SCORE_IS[getattr(head, "score_key", head.link)])
     a, b = (float(x) for x in head.platt[k])
     return linear_part(active, a * weights, a * intercept + b, a * margin + b, SCORE_IS["platt"],
                        margin=margin, platt=[a, b])

@@ -123,15 +123,22 @@ def data_stats(file, task, min_count, seed, as_json, skip_invalid):
 @click.option("--view", type=click.Choice(["patient", "dialogue"]), default=None,
               help="Input view recorded for route/recommend (default: patient for route, dialogue for recommend).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Split seed (the order-key salt).")
+@click.option("--shuffle/--no-shuffle", default=False, show_default=True,
+              help="route/recommend: write each file in a seeded shuffled order (by sha256(SEED:shuffle:id), the "
+                   "same for any input order) instead of group by label, for online learners such as fastText; "
+                   "the records of each part do not change.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the split summary as JSON.")
 @SKIP_INVALID
 @common
-def data_split(file, task, min_count, view, seed, out_dir, as_json, skip_invalid):
+def data_split(file, task, min_count, view, seed, shuffle, out_dir, as_json, skip_invalid):
     """Write the protocol's split of FILE: train.jsonl, test.jsonl (and valid.jsonl for respond).
 
     For respond, *.instances.jsonl hold the (context, reference) instances; give test.instances.jsonl to
     'evaluate generate --ref' to score any system on exactly our references.
+
+    Files list records group by label (the protocol's order) unless --shuffle: an online learner trained on
+    train.jsonl in file order sees one label after another and collapses, so shuffle for those.
 
     \b
     Example:
@@ -142,7 +149,8 @@ def data_split(file, task, min_count, view, seed, out_dir, as_json, skip_invalid
     if task == "respond":
         refuse_ignored("is only used with --task route or recommend", "min_count", "view")
     dialogues, _ = load_corpus(file, skip_invalid)
-    summary = export_split(dialogues, task, out_dir, min_count=min_count, view=view, seed=seed, source=file)
+    summary = export_split(dialogues, task, out_dir, min_count=min_count, view=view, seed=seed, source=file,
+                           shuffle=shuffle)
     if as_json:
         echo_json(summary)
         return

@@ -155,9 +155,13 @@ def evaluate_classify(gold_path, pred_paths, scores_paths, task, ci, n_boot, n_t
 @click.argument("model_dir", type=click.Path(file_okay=False))
 @click.option("--data", "data_path", type=EXISTING_FILE, default=None,
               help="Corpus to rebuild the test split from (default: the file the model was trained on).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the table.")
+@click.option("--max-test", type=click.IntRange(min=1), default=None,
+              help="Score a seeded sample of at most N test records (for huge test splits); the sample size is "
+                   "printed with the scores and recorded in the JSON (router and recommender models).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document instead of the table (with seconds and peak memory per stage).")
 @common
-def evaluate_model(model_dir, data_path, as_json):
+def evaluate_model(model_dir, data_path, max_test, as_json):
     """Evaluate a trained router, recommender or responder on the protocol's test split.
 
     The split settings saved in MODEL_DIR (task, --min-count, view, seed) rebuild exactly the test split the
@@ -175,7 +179,16 @@ def evaluate_model(model_dir, data_path, as_json):
         from ..classify.evaluation import evaluate_model_dir
     else:
         from ..respond.evaluation import evaluate_model_dir
-    report, table = evaluate_model_dir(model_dir, data_path=data_path)
+    options = {}
+    if max_test is not None:
+        import inspect
+
+        if "max_test" not in inspect.signature(evaluate_model_dir).parameters:
+            from ..errors import UsageError
+
+            raise UsageError(f"--max-test is not supported for {kind} models yet")
+        options["max_test"] = max_test
+    report, table = evaluate_model_dir(model_dir, data_path=data_path, **options)
     if as_json:
         echo_json(report)
     else:

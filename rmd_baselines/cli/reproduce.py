@@ -18,9 +18,19 @@ from .base import EXISTING_FILE, SEED, common, echo_json
 @click.option("--n-boot", type=click.IntRange(min=10), default=1000, show_default=True,
               help="Bootstrap replicates for the 95 % intervals.")
 @click.option("--no-models", is_flag=True, help="Do not save the trained models under OUT/models.")
-@click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout instead of the tables.")
+@click.option("--scale", type=click.Choice(["auto", "memory", "stream"]), default="auto", show_default=True,
+              help="memory: read the corpus into memory (every task); stream: streamed router and recommender, only "
+                   "test splits held, responders skipped; auto: stream when the corpus would not fit "
+                   "--memory-budget (see 'train route --help').")
+@click.option("--memory-budget", default="1G", show_default=True, help="Memory budget for --scale auto, e.g. 4G.")
+@click.option("--max-test", type=click.IntRange(min=1), default=None,
+              help="Score a seeded sample of at most N test records per classification task (printed in the notes "
+                   "and recorded in results.json).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print results.json on stdout instead of the tables (seconds and peak memory per stage under "
+                   "'timings').")
 @common
-def reproduce_command(data_path, out_dir, seed, n_boot, no_models, as_json):
+def reproduce_command(data_path, out_dir, seed, n_boot, no_models, scale, memory_budget, max_test, as_json):
     """The paper's Tables 4, 5 and 6 with classical baselines, in one command.
 
     Builds the protocol's splits of the corpus, trains the default router, recommender and the responders,
@@ -36,7 +46,8 @@ def reproduce_command(data_path, out_dir, seed, n_boot, no_models, as_json):
     """
     from ..reproduce import reproduce
 
-    results, tables = reproduce(data_path, out_dir, seed=seed, n_boot=n_boot, save_models=not no_models)
+    results, tables = reproduce(data_path, out_dir, seed=seed, n_boot=n_boot, save_models=not no_models, scale=scale,
+                                memory_budget=memory_budget, max_test=max_test)
     if as_json:
         echo_json(results)
         return

@@ -37,9 +37,21 @@ def _classify_train_options(task: str):
             click.option("--cv", "cv", type=click.IntRange(2), default=None,
                          help="Also run K-fold cross-validation on the train split (stratified by label) and "
                               "report mean ± std of accuracy and macro-F1."),
+            click.option("--scale", type=click.Choice(["auto", "memory", "stream"]), default="auto",
+                         show_default=True,
+                         help="memory: an in-memory preset (--model); stream: the bounded-memory hashed char "
+                              "n-gram softmax, trained in passes over a seeded shuffle on disk; auto: stream when "
+                              "the in-memory path's predicted peak exceeds --memory-budget (about 19 KB a record "
+                              "for route, 27 KB for recommend); an explicit --model or "
+                              "--cv means memory."),
+            click.option("--memory-budget", default="1G", show_default=True,
+                         help="Memory the training may use, e.g. 4G, 512M (binary units; at least 64M): decides "
+                              "--scale auto and sizes the streamed model's hashed columns."),
             click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
                          help="Model directory to write (replaced atomically)."),
-            click.option("--json", "as_json", is_flag=True, help="Print the training summary as one JSON document."),
+            click.option("--json", "as_json", is_flag=True,
+                         help="Print the training summary as one JSON document (with seconds, CPU seconds and "
+                              "peak memory per stage)."),
         ]):
             func = option(func)
         return func
@@ -47,18 +59,20 @@ def _classify_train_options(task: str):
     return decorate
 
 
-def _train_classifier(task, data_path, min_count, view, model, seed, cv, out_dir, as_json):
-    from ..classify.training import train_model
+def _train_classifier(task, data_path, min_count, view, model, seed, cv, scale, memory_budget, out_dir, as_json):
+    from ..classify.scale import train_classifier
     from ..tasks import ClassificationSettings
 
     settings = ClassificationSettings(task=task, min_count=min_count, view=view, seed=seed)
-    _, summary = train_model(data_path, settings, model=model, out=out_dir, cv=cv)
+    _, summary = train_classifier(data_path, settings, model=model, out=out_dir, cv=cv, scale=scale,
+                                  memory_budget=memory_budget)
     if as_json:
         echo_json(summary)
         return
     role = "router" if task == "route" else "recommender"
     click.echo(f"trained {summary['model']} {role} on {summary['train_records']} records ({summary['split']}) "
-               f"in {summary['train_seconds']:.1f} s; saved to {out_dir}")
+               f"in {summary['train_seconds']:.1f} s (--scale {summary['scale']}; peak memory "
+               f"{summary['peak_rss_mib']:.0f} MiB); saved to {out_dir}")
     if "cv" in summary:
         result = summary["cv"]
         click.echo(f"{result['folds']}-fold cross-validation on train: accuracy {result['accuracy']['mean']:.3f} ± "
@@ -71,20 +85,20 @@ def _train_classifier(task, data_path, min_count, view, model, seed, cv, out_dir
 @train.command("route")
 @_classify_train_options("route")
 @common
-def train_route(data_path, min_count, view, model, seed, cv, out_dir, as_json):
+def train_route(data_path, min_count, view, model, seed, cv, scale, memory_budget, out_dir, as_json):
     """Train a department router on the protocol's train split of the --data file; save it with its split settings.
 
     \b
     Example:
       rmd-baseline train route --data data/realmeddial_synthetic_sample.jsonl.gz --cv 5 --out runs/router
     """
-    _train_classifier("route", data_path, min_count, view, model, seed, cv, out_dir, as_json)
+    _train_classifier("route", data_path, min_count, view, model, seed, cv, scale, memory_budget, out_dir, as_json)
 
 
 @train.command("recommend")
 @_classify_train_options("recommend")
 @common
-def train_recommend(data_path, min_count, view, model, seed, cv, out_dir, as_json):
+def train_recommend(data_path, min_count, view, model, seed, cv, scale, memory_budget, out_dir, as_json):
     """Train a doctor recommender on the protocol's train split of the --data file; save it with its split settings.
 
     The hierarchical presets (hier-*) learn departments first, then doctors within each department.
@@ -93,7 +107,7 @@ def train_recommend(data_path, min_count, view, model, seed, cv, out_dir, as_jso
     Example:
       rmd-baseline train recommend --data data/realmeddial_synthetic_sample.jsonl.gz --out runs/recommender
     """
-    _train_classifier("recommend", data_path, min_count, view, model, seed, cv, out_dir, as_json)
+    _train_classifier("recommend", data_path, min_count, view, model, seed, cv, scale, memory_budget, out_dir, as_json)
 
 
 # ---- train respond (retrieval / n-gram / rerank responders) ----

@@ -16,6 +16,7 @@ from ..corpus.writer import atomic_directory, write_dialogues, write_json, write
 from ..errors import UsageError
 from .classification import ClassificationSettings, build_classification_task
 from .generation import GenerationSettings, build_generation_task
+from .shuffle import shuffled
 
 TASKS = ("route", "recommend", "respond")
 SPLIT_FILE = "split.json"
@@ -45,8 +46,15 @@ def leakage(task_data) -> dict:
 
 
 def export_split(dialogues: Sequence[Dialogue], task: str, out_dir: str, min_count: int | None = None,
-                 view: str | None = None, seed: int = 0, source: str = "corpus") -> dict:
-    """Write the split files into ``out_dir``; returns the summary also written to ``split.json``."""
+                 view: str | None = None, seed: int = 0, source: str = "corpus", shuffle: bool = False) -> dict:
+    """Write the split files into ``out_dir``; returns the summary also written to ``split.json``.
+
+    With ``shuffle`` (route/recommend only) each file lists its records in shuffle-key order
+    (`shuffle.shuffle_key`: ``sha256(f"{seed}:shuffle:{id}")``) instead of group by group, so online learners can
+    read ``train.jsonl`` as it is; the records in each part are the same.
+    """
+    if shuffle and task == "respond":
+        raise UsageError("--shuffle applies to route/recommend splits (generation instances keep their order)")
     data = build_task(dialogues, task, min_count, view, seed, source)
     summary: dict = {"source": source, "task": task}
     # The directory is replaced as a whole: no file of an earlier split (another task's valid.jsonl, say) stays.
@@ -61,8 +69,12 @@ def export_split(dialogues: Sequence[Dialogue], task: str, out_dir: str, min_cou
         else:
             summary["settings"] = data.settings.to_json()
             summary["labels"] = data.labels
+            summary["order"] = (f"shuffled: sha256('{seed}:shuffle:' + id) order" if shuffle
+                                else "protocol: group by label, order key")
             for part in ("train", "test"):
                 records = getattr(data, part)
+                if shuffle:
+                    records = shuffled(records, lambda d: d.id, seed)
                 write_dialogues(os.path.join(tmp, f"{part}.jsonl"), records)
                 summary[part] = {"dialogues": len(records)}
             summary["dropped_rare_labels"] = data.dropped_rare

@@ -249,3 +249,26 @@ def test_validate_skip_invalid_lists_problems_on_stdout_and_fails_in_one_line(tm
     assert code == 2 and stderr == f"rmd-baseline: error: {path}: 2 invalid records (listed above)\n"
     assert stdout.splitlines()[0].startswith(f"{path}:1: turns: ") and stdout.splitlines()[1].startswith(f"{path}:2: ")
     assert stdout.splitlines()[2] == f"invalid: {path}: 0 valid records, 2 invalid records skipped"
+
+
+def test_split_shuffle_is_seeded_and_keeps_the_parts(tmp_path):
+    from rmd_baselines.tasks.shuffle import shuffle_key
+
+    source = corpus_file(tmp_path, n=40)
+
+    def ids(out, part):
+        return [json.loads(line)["id"] for line in (out / f"{part}.jsonl").read_text("utf-8").splitlines()]
+
+    assert run("data", "split", source, "--task", "route", "--seed", "2", "--out", tmp_path / "plain")[0] == 0
+    assert run("data", "split", source, "--task", "route", "--seed", "2", "--shuffle", "--out", tmp_path / "a")[0] == 0
+    assert run("data", "split", source, "--task", "route", "--seed", "2", "--shuffle", "--out", tmp_path / "b")[0] == 0
+    for part in ("train", "test"):
+        plain, shuffled = ids(tmp_path / "plain", part), ids(tmp_path / "a", part)
+        assert sorted(plain) == sorted(shuffled) and (tmp_path / "a" / f"{part}.jsonl").read_bytes() == (
+            tmp_path / "b" / f"{part}.jsonl").read_bytes()
+        assert shuffled == sorted(plain, key=lambda i: shuffle_key(i, 2))
+    labels = [json.loads(line)["department"] for line in (tmp_path / "a" / "train.jsonl").read_text("utf-8").splitlines()]
+    assert labels != sorted(labels)  # no longer grouped by label
+    assert json.loads((tmp_path / "a" / "split.json").read_text("utf-8"))["order"].startswith("shuffled")
+    code, _, stderr = run("data", "split", source, "--task", "respond", "--shuffle", "--out", tmp_path / "r")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1

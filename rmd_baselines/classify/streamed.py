@@ -1,0 +1,621 @@
+"""The bounded-memory router and recommender (``train route|recommend --scale stream``).
+
+Features: `HashedFeaturizer`, character 1-3-grams with word-boundary marks (scikit-learn's ``HashingVectorizer``,
+analyzer ``char_wb``: each whitespace-separated word is padded with a space) hashed into ``n_features`` columns
+(murmurhash3, no sign flipping), weighted like the in-memory features: sublinear tf ``1 + ln(tf)``, smoothed idf
+``ln((1 + n) / (1 + df)) + 1`` from document frequencies counted in the same pass, each row L2-normalised, float32.
+No vocabulary is kept, so memory does not grow with the corpus.
+
+Learner: multinomial logistic regression (softmax) trained by mini-batch SGD with row-wise Adagrad steps, class
+weights "balanced", several passes over a seeded bucketed shuffle of the training rows (`tasks.shuffle`), kept on
+disk as hashed counts so texts are featurized once. A held-out slice of the train split (records whose
+``sha256(f"{seed}:holdout:{id}")`` key is smallest, at most 10 % and 20,000 records) chooses the number of passes
+(early stopping on its macro-F1; the best pass's weights are kept), which is the regularisation: the right amount
+moves with corpus size. The held-out records are not trained on.
+
+The fitted model is a `LinearHead` (softmax link) over the hashed columns, so prediction, ``route``/``recommend``,
+``evaluate model`` and ``explain`` treat it like any other linear model; it is saved as a model directory of kind
+``route``/``recommend`` (``model.json`` + ``features.json``/``features.npz`` + ``head.npz``, no pickle).
+
+Memory (training): ``n_features x n_classes x 8`` bytes (weights and the best pass's copy) plus one shuffle bucket
+and the held-out slice; `choose_n_features` picks the largest power of two that keeps the weights within half of
+the memory budget (at most 2^20 columns).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import re
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import DataError, ModelFormatError, UsageError
+from ..progress import progress
+from .heads import LinearHead
+
+BUNDLE_FILE = "model.json"
+BUNDLE_FORMAT = "rmd_baselines-streamed-classifier"
+BUNDLE_FORMAT_VERSION = 1
+FEATURES_FORMAT_VERSION = 1
+MIN_FEATURES, MAX_FEATURES = 2 ** 12, 2 ** 20
+HOLDOUT_FRACTION, HOLDOUT_MAX = 0.1, 20_000
+CHUNK = 4096  # texts featurized at a time
+
+
+class HashedFeaturizer:
+    """Hashed character n-grams (word-boundary marks), TF-IDF weighted, L2-normalised rows (float32)."""
+
+    uses_words = False
+
+    def __init__(self, n_features: int = MAX_FEATURES, ngram_range: tuple[int, int] = (1, 3)):
+        low, high = ngram_range
+        if not 1 <= low <= high:
+            raise UsageError(f"char n-gram range must satisfy 1 <= low <= high, got {tuple(ngram_range)}")
+        if int(n_features) < 2:
+            raise UsageError(f"n_features must be at least 2, got {n_features}")
+        self.n_features = int(n_features)
+        self.ngram_range = (int(low), int(high))
+        self.idf_ = np.ones(self.n_features, dtype=np.float32)
+        self._vectorizer = None
+
+    def _hasher(self):
+        if self._vectorizer is None:
+            from sklearn.feature_extraction.text import HashingVectorizer
+
+            self._vectorizer = HashingVectorizer(analyzer="char_wb", ngram_range=self.ngram_range,
+                                                 n_features=self.n_features, alternate_sign=False, norm=None,
+                                                 lowercase=False, dtype=np.float32)
+        return self._vectorizer
+
+    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Raw n-gram counts per text (float32, sorted column indices)."""
+        if isinstance(texts, str):
+            raise UsageError("expected a sequence of texts, got a single text (wrap it in a list)")
+        texts = list(texts)
+        for text in texts:
+            if not isinstance(text, str):
+                raise UsageError(f"expected texts (str), got {type(text).__name__}")
+        matrix = self._hasher().transform(texts)
+        matrix.sort_indices()
+        return matrix
+
+    def set_idf(self, document_frequency: np.ndarray, n_docs: int) -> "HashedFeaturizer":
+        df = np.asarray(document_frequency, dtype=np.float64)
+        self.idf_ = (np.log((1.0 + n_docs) / (1.0 + df)) + 1.0).astype(np.float32)
+        return self
+
+    def weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """Sublinear tf x idf, each row L2-normalised."""
+        matrix = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+        if matrix.nnz:
+            np.log(matrix.data, out=matrix.data)
+            matrix.data += 1.0
+            matrix.data *= self.idf_[matrix.indices]
+            norms = np.sqrt(np.add.reduceat(matrix.data.astype(np.float64) ** 2, matrix.indptr[:-1])
+                            if matrix.shape[0] else np.zeros(0))
+            lengths = np.diff(matrix.indptr)
+            norms[lengths == 0] = 1.0
+            norms[norms == 0] = 1.0
+            matrix.data /= np.repeat(norms, lengths).astype(np.float32)
+        return matrix
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self.weight(self.counts(texts))
+
+    # ------------------------------------------------------------------------- explanation support
+
+    def grams_with_positions(self, text: str) -> list[tuple[str, tuple[int, ...]]]:
+        """The n-grams ``char_wb`` produces for ``text``, in its order, with the text positions each covers
+        (a boundary mark counts as the character next to it, so every n-gram covers some text)."""
+        low, high = self.ngram_range
+        out = []
+        for match in re.finditer(r"\S+", text):
+            word = " " + match.group() + " "
+            start = match.start() - 1  # text position of word[0]
+            length = len(word)
+
+            def span(offset: int, n: int) -> tuple[int, ...]:
+                inside = sorted({min(max(j, 1), length - 2) for j in range(offset, min(offset + n, length))})
+                return tuple(start + j for j in inside)
+
+            for n in range(low, high + 1):
+                offset = 0
+                out.append((word[offset:offset + n], span(offset, n)))
+                while offset + n < length:
+                    offset += 1
+                    out.append((word[offset:offset + n], span(offset, n)))
+                if offset == 0:
+                    break
+        return out
+
+    def column_of(self, gram: str) -> int:
+        """The column a gram hashes to (what ``HashingVectorizer`` computes)."""
+        from sklearn.utils import murmurhash3_32
+
+        h = murmurhash3_32(gram, seed=0, positive=False)
+        if h == -2147483648:
+            return (2147483647 - (self.n_features - 1)) % self.n_features
+        return abs(h) % self.n_features
+
+    # ------------------------------------------------------------------------------------ persistence
+
+    def save(self, writer, prefix: str = "features") -> None:
+        writer.write_json(f"{prefix}.json", {"type": "hashed", "format_version": FEATURES_FORMAT_VERSION,
+                                             "analyzer": "char_wb", "hash": "murmurhash3_32 seed 0, no sign",
+                                             "ngram_range": list(self.ngram_range), "n_features": self.n_features})
+        writer.write_arrays(f"{prefix}.npz", idf=self.idf_)
+
+    @classmethod
+    def load(cls, reader, prefix: str = "features") -> "HashedFeaturizer":
+        name = f"{prefix}.json"
+        meta = reader.read_json(name)
+        if not isinstance(meta, dict) or meta.get("type") != "hashed" or meta.get("analyzer") != "char_wb":
+            raise ModelFormatError(f"{reader.path(name)}: not hashed char_wb features")
+        if meta.get("format_version") != FEATURES_FORMAT_VERSION:
+            raise ModelFormatError(f"{reader.path(name)}: features format_version {meta.get('format_version')!r} "
+                                   f"is not {FEATURES_FORMAT_VERSION}")
+        ngram_range, n_features = meta.get("ngram_range"), meta.get("n_features")
+        if (not isinstance(ngram_range, list) or len(ngram_range) != 2
+                or not all(isinstance(v, int) for v in ngram_range) or not isinstance(n_features, int)):
+            raise ModelFormatError(f"{reader.path(name)}: bad ngram_range or n_features")
+        try:
+            featurizer = cls(n_features, tuple(ngram_range))
+        except UsageError as exc:
+            raise ModelFormatError(f"{reader.path(name)}: {exc}") from None
+        idf = reader.read_arrays(f"{prefix}.npz").get("idf")
+        if idf is None or idf.dtype != np.float32 or idf.shape != (n_features,):
+            raise ModelFormatError(f"{reader.path(prefix + '.npz')}: idf missing or not {n_features} float32")
+        featurizer.idf_ = idf
+        return featurizer
+
+
+def choose_n_features(n_classes: int, budget_bytes: int | None) -> int:
+    """The largest power of two (``MIN_FEATURES`` .. ``MAX_FEATURES``) whose training state (weights, the best
+    pass's copy, the averaging sums, Adagrad and idf: ``16 * n_classes + 12`` bytes a column) fits in half of the
+    budget."""
+    if budget_bytes is None:
+        return MAX_FEATURES
+    per_column = 16 * max(2, n_classes) + 12
+    columns = budget_bytes / 2 / per_column
+    if columns < MIN_FEATURES:
+        return MIN_FEATURES
+    return int(min(MAX_FEATURES, 2 ** int(math.floor(math.log2(columns)))))
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
+    """Macro-F1 over the classes present in ``y_true`` or ``y_pred`` (scikit-learn's, zero_division 0)."""
+    tp = np.bincount(y_true[y_true == y_pred], minlength=n_classes).astype(np.float64)
+    true = np.bincount(y_true, minlength=n_classes).astype(np.float64)
+    pred = np.bincount(y_pred, minlength=n_classes).astype(np.float64)
+    present = (true + pred) > 0
+    denominator = true + pred
+    f1 = np.divide(2 * tp, denominator, out=np.zeros(n_classes), where=denominator > 0)
+    return float(f1[present].mean()) if present.any() else 0.0
+
+
+def tune_offsets(scores: np.ndarray, y: np.ndarray, n_classes: int, rounds: int = 2,
+                 grid: np.ndarray = np.linspace(-1.5, 1.5, 31)) -> tuple[np.ndarray, float, float]:
+    """Per-class additive offsets to the scores that raise macro-F1 on held-out rows (coordinate ascent over a
+    grid, class by class, ``rounds`` times; an offset changes only when it strictly helps). Returns (offsets,
+    macro-F1 before, macro-F1 after)."""
+    offsets = np.zeros(n_classes)
+    rows = np.arange(len(y))
+    before = best = macro_f1(y, scores.argmax(axis=1), n_classes)
+    for _ in range(rounds):
+        changed = False
+        for c in range(n_classes):
+            shifted = scores + offsets
+            others = shifted.copy()
+            others[:, c] = -np.inf
+            alternative = others.argmax(axis=1)
+            alternative_score = others[rows, alternative]
+            for value in grid:
+                predicted = np.where(scores[:, c] + value > alternative_score, c, alternative)
+                score = macro_f1(y, predicted, n_classes)
+                if score > best + 1e-9:
+                    best, offsets[c], changed = score, value, True
+        if not changed:
+            break
+    return offsets, before, best
+
+
+class SoftmaxSGD:
+    """Multinomial logistic regression over sparse rows: mini-batch SGD, row-wise Adagrad, optional L2."""
+
+    def __init__(self, n_features: int, n_classes: int, learning_rate: float, l2: float, class_weights: np.ndarray,
+                 average: bool = False):
+        self.W = np.zeros((n_features, n_classes), dtype=np.float32)
+        # Polyak averaging, lazily: after T averaged steps the mean of W is W - U / T (U = sum of t * update_t).
+        self.U = np.zeros((n_features, n_classes), dtype=np.float32) if average else None
+        self.U_b = np.zeros(n_classes, dtype=np.float64)
+        self.t = 0
+        self.averaging = False
+        self.b = np.zeros(n_classes, dtype=np.float64)
+        self.acc = np.zeros(n_features, dtype=np.float32)
+        self.acc_b = np.zeros(n_classes, dtype=np.float64)
+        self.learning_rate = float(learning_rate)
+        self.l2 = float(l2)
+        self.class_weights = np.asarray(class_weights, dtype=np.float32)
+
+    def scores(self, X: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(X @ self.W, dtype=np.float64) + self.b
+
+    def step(self, X: sp.csr_matrix, y: np.ndarray) -> None:
+        n = X.shape[0]
+        z = self.scores(X)
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(n), y] -= 1.0
+        p *= (self.class_weights[y] / n)[:, None]
+        grad_b = p.sum(axis=0)
+        p = p.astype(np.float32)
+        if X.nnz:
+            columns, inverse = np.unique(X.indices, return_inverse=True)
+            compact = sp.csr_matrix((X.data, inverse.astype(np.int32), X.indptr), shape=(n, len(columns)))
+            grad = np.asarray(compact.T @ p, dtype=np.float32)
+            if self.l2:
+                grad += self.l2 * self.W[columns]
+            self.acc[columns] += np.mean(grad * grad, axis=1)
+            step = self.learning_rate / np.sqrt(self.acc[columns] + 1e-8)
+            update = step[:, None] * grad
+            self.W[columns] -= update
+            if self.averaging:
+                self.U[columns] -= np.float32(self.t) * update
+        self.acc_b += grad_b * grad_b
+        update_b = self.learning_rate * grad_b / np.sqrt(self.acc_b + 1e-8)
+        self.b -= update_b
+        if self.averaging:
+            self.U_b -= self.t * update_b
+            self.t += 1
+
+    def start_averaging(self) -> None:
+        if self.U is not None and not self.averaging:
+            self.averaging, self.t = True, 0
+
+    def averaged(self) -> tuple[np.ndarray, np.ndarray]:
+        """The averaged weights (the current ones before averaging starts)."""
+        if not self.averaging or self.t == 0:
+            return self.W.copy(), self.b.copy()
+        return self.W - self.U / np.float32(self.t), self.b - self.U_b / self.t
+
+
+class StreamedClassifier:
+    """Hashed char n-gram TF-IDF + softmax regression trained out of core (see the module docstring).
+
+    Parameters
+    ----------
+    n_features : hashed columns (None: chosen from ``memory_budget`` by `choose_n_features`).
+    memory_budget : bytes the training may use (only used to choose ``n_features``).
+    char_ngram_range : n-gram orders.
+    learning_rate, l2, batch_size : the SGD settings.
+    max_epochs, patience, tol : passes over the shuffled training rows; stop after ``patience`` passes that do not
+        raise the best held-out macro-F1 by more than ``tol`` (the best pass's weights are kept).
+    average : predict with the mean of the weights over the steps from the second pass on (Polyak averaging).
+    tune_offsets : add per-class offsets to the intercepts that raise the held-out macro-F1 (`tune_offsets`).
+    n_buckets : files of the external shuffle (memory holds about one in ``n_buckets`` rows at a time).
+    class_weight : ``"balanced"`` or None.
+    seed : seeds the shuffle and the held-out slice.
+    """
+
+    KIND: str | None = None
+    model = "softmax"
+    ensemble_members: tuple[str, ...] = ()
+    hierarchical = False
+    word_weight = 0.0
+
+    def __init__(self, n_features: int | None = None, memory_budget: int | None = None,
+                 char_ngram_range: tuple[int, int] = (1, 3), learning_rate: float = 0.2, l2: float = 0.0,
+                 batch_size: int = 256, max_epochs: int = 10, patience: int = 2, tol: float = 1e-3,
+                 average: bool = True,
+                 tune_offsets: bool = False, n_buckets: int = 64, class_weight: str | None = "balanced",
+                 seed: int = 0):
+        self.n_features = n_features
+        self.memory_budget = memory_budget
+        self.char_ngram_range = char_ngram_range
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.tol = tol
+        self.average = average
+        self.tune_offsets = tune_offsets
+        self.n_buckets = n_buckets
+        self.class_weight = class_weight
+        self.seed = seed
+
+    # ------------------------------------------------------------------------------ scikit-learn protocol
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> "StreamedClassifier":
+        valid = set(self._param_names())
+        for name, value in params.items():
+            if name not in valid:
+                raise UsageError(f"{type(self).__name__} has no parameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k].default]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    _estimator_type = "classifier"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(), input_tags=InputTags(two_d_array=False, string=True))
+
+    def describe(self) -> str:
+        n = getattr(self, "n_features_", self.n_features)
+        return (f"{type(self).__name__}: streamed softmax, hashed chars {tuple(self.char_ngram_range)} "
+                f"x {n} columns, class_weight={self.class_weight}, seed {self.seed}")
+
+    def _check_params(self) -> None:
+        if self.class_weight not in ("balanced", None):
+            raise UsageError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
+        for name in ("learning_rate",):
+            if not getattr(self, name) > 0:
+                raise UsageError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not self.tol >= 0:
+            raise UsageError(f"tol must be >= 0, got {self.tol!r}")
+        if not self.l2 >= 0:
+            raise UsageError(f"l2 must be >= 0, got {self.l2!r}")
+        for name in ("batch_size", "max_epochs", "patience", "n_buckets"):
+            if int(getattr(self, name)) < 1:
+                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.n_features is not None and int(self.n_features) < 2:
+            raise UsageError(f"n_features must be >= 2, got {self.n_features!r}")
+        low, high = self.char_ngram_range
+        if not 1 <= low <= high:
+            raise UsageError(f"char_ngram_range must satisfy 1 <= low <= high, got {self.char_ngram_range!r}")
+
+    # ------------------------------------------------------------------------------------------- fitting
+
+    def fit(self, X: Sequence[str], y: Sequence[str], groups=None, ids: Sequence[str] | None = None
+            ) -> "StreamedClassifier":
+        """Learn from texts and labels held in memory (ids default to the row numbers; they seed the shuffle and
+        the held-out slice)."""
+        if isinstance(X, str):
+            raise UsageError("X must be a sequence of texts, not a single string (wrap it in a list)")
+        X, y = list(X), list(y)
+        if len(X) != len(y):
+            raise UsageError(f"{len(X)} texts but {len(y)} labels")
+        for i, value in enumerate(y):
+            if not isinstance(value, str) or not value.strip():
+                raise DataError(f"label {i}: expected a non-empty string, got {value!r}")
+        ids = [str(i) for i in range(len(X))] if ids is None else [str(i) for i in ids]
+        classes = sorted(set(y))
+        index = {label: i for i, label in enumerate(classes)}
+        codes = np.array([index[label] for label in y], dtype=np.int32)
+
+        def chunks() -> Iterator[tuple[list[str], np.ndarray, list[str]]]:
+            for start in range(0, len(X), CHUNK):
+                yield X[start:start + CHUNK], codes[start:start + CHUNK], ids[start:start + CHUNK]
+
+        return self.fit_chunks(chunks, classes, np.bincount(codes, minlength=len(classes)))
+
+    def fit_chunks(self, chunks: Callable[[], Iterable[tuple[list[str], np.ndarray, list[str]]]],
+                   classes: Sequence[str], class_counts: np.ndarray, temp_dir: str | None = None,
+                   on_progress: Callable[[str, int], None] | None = None) -> "StreamedClassifier":
+        """Learn from a stream: ``chunks()`` yields ``(texts, label codes, ids)`` once (texts are featurized in that
+        one pass); ``class_counts`` (records per class code) sets the class weights and the held-out size."""
+        from ..tasks.shuffle import SparseRowBuckets, shuffle_keys
+
+        self._check_params()
+        classes = [str(c) for c in classes]
+        n_classes = len(classes)
+        if n_classes < 2:
+            raise DataError(f"need at least 2 distinct labels to learn from, got {n_classes}")
+        class_counts = np.asarray(class_counts, dtype=np.float64)
+        n_total = int(class_counts.sum())
+        n_features = int(self.n_features) if self.n_features else choose_n_features(n_classes, self.memory_budget)
+        featurizer = HashedFeaturizer(n_features, tuple(self.char_ngram_range))
+        held_fraction = min(HOLDOUT_FRACTION, HOLDOUT_MAX / max(n_total, 1))
+        threshold = np.uint64(min(int(held_fraction * 2 ** 64), 2 ** 64 - 1))
+        document_frequency = np.zeros(n_features, dtype=np.int64)
+        held_counts, held_labels = [], []
+        n_rows = 0
+        with SparseRowBuckets(n_features, int(self.n_buckets), self.seed, directory=temp_dir) as buckets:
+            for texts, codes, ids in chunks():
+                counts = featurizer.counts(texts)
+                document_frequency += np.bincount(counts.indices, minlength=n_features)
+                n_rows += counts.shape[0]
+                codes = np.asarray(codes, dtype=np.int32)
+                held = shuffle_keys(ids, self.seed, "holdout") < threshold
+                if held.any():
+                    held_counts.append(counts[held])
+                    held_labels.append(codes[held])
+                train = ~held
+                buckets.add(shuffle_keys([i for i, t in zip(ids, train) if t], self.seed), counts[train],
+                            codes[train])
+                if on_progress:
+                    on_progress("featurize", n_rows)
+            if n_rows == 0:
+                raise DataError("no training texts")
+            featurizer.set_idf(document_frequency, n_rows)
+            if self.class_weight == "balanced":
+                weights = np.where(class_counts > 0, n_total / (n_classes * np.maximum(class_counts, 1)), 0.0)
+            else:
+                weights = np.ones(n_classes)
+            learner = SoftmaxSGD(n_features, n_classes, self.learning_rate, self.l2, weights, bool(self.average))
+            held_X = featurizer.weight(sp.vstack(held_counts, format="csr")) if held_counts else None
+            held_y = np.concatenate(held_labels) if held_labels else None
+            if held_X is not None and held_X.shape[0] == 0:
+                held_X = None
+            history, best, best_state, waited = [], -1.0, None, 0
+            batch = int(self.batch_size)
+            for epoch in range(int(self.max_epochs)):
+                for matrix, labels in progress(buckets.epoch(epoch), length=int(self.n_buckets),
+                                               label=f"pass {epoch + 1} (at most {self.max_epochs}) over "
+                                                     f"{n_rows} rows, in buckets"):
+                    matrix = featurizer.weight(matrix)
+                    for start in range(0, matrix.shape[0], batch):
+                        learner.step(matrix[start:start + batch], labels[start:start + batch])
+                if on_progress:
+                    on_progress("epoch", epoch + 1)
+                learner.start_averaging()  # average the weights from the second pass on
+                if held_X is None:
+                    history.append(None)
+                    continue
+                W, b = learner.averaged()
+                predicted = (np.asarray(held_X @ W, dtype=np.float64) + b).argmax(axis=1)
+                score = macro_f1(held_y, predicted, n_classes)
+                history.append(round(score, 6))
+                # A pass counts as progress when it beats the best by more than ``tol``; the best weights are kept
+                # either way.
+                waited = 0 if score > best + self.tol else waited + 1
+                if score > best:
+                    best, best_state = score, (W, b, epoch + 1)
+                else:
+                    del W
+                if waited >= int(self.patience):
+                    break
+        if best_state is None:
+            best_state = (*learner.averaged(), len(history))
+        W, b, epochs = best_state
+        del learner
+        tuned = None
+        if self.tune_offsets and held_X is not None:
+            offsets, before, after = tune_offsets(np.asarray(held_X @ W, dtype=np.float64) + b, held_y, n_classes)
+            b = b + offsets
+            tuned = {"offsets": [round(float(o), 3) for o in offsets], "held_out_macro_f1_before": round(before, 6),
+                     "held_out_macro_f1_after": round(after, 6)}
+        self.featurizer_ = featurizer
+        self.classes_ = np.array(classes, dtype=object)
+        self.n_features_ = n_features
+        self.head_ = LinearHead(np.ascontiguousarray(W.T), b, "softmax")
+        self.head_.score_key = "softmax_regression"  # how explain describes the score
+        self.hierarchy_ = None
+        self.training_ = {"epochs": epochs, "held_out": 0 if held_y is None else int(len(held_y)),
+                          "held_out_macro_f1": history, "train_rows": n_rows - (0 if held_y is None else len(held_y)),
+                          "n_features": n_features, "offsets": tuned}
+        return self
+
+    # ---------------------------------------------------------------------------------------- prediction
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "classes_"):
+            raise UsageError(f"this {type(self).__name__} is not fitted yet; call fit() or load_model()")
+
+    def transform(self, X: Sequence[str]) -> sp.csr_matrix:
+        self._check_fitted()
+        return self.featurizer_.transform(X)
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        matrix = self.transform(X)
+        return self.head_.predict_proba(matrix)
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def predict_topk(self, X: Sequence[str], k: int = 3) -> list[list[tuple[str, float]]]:
+        if int(k) < 1:
+            raise UsageError(f"k must be >= 1, got {k}")
+        proba = self.predict_proba(X)
+        order = np.lexsort((np.broadcast_to(np.arange(proba.shape[1]), proba.shape), -proba), axis=1)[:, :int(k)]
+        return [[(str(self.classes_[j]), float(row[j])) for j in ranks] for row, ranks in zip(proba, order)]
+
+    def score(self, X: Sequence[str], y: Sequence[str]) -> float:
+        return float(np.mean(self.predict(X) == np.asarray(list(y), dtype=object)))
+
+    # ----------------------------------------------------------------------------------------- saving
+
+    def save(self, directory: str | os.PathLike, metadata: dict | None = None) -> None:
+        from ..persist import model_writer
+
+        self._check_fitted()
+        if self.KIND is None:
+            raise UsageError("save a StreamedRouter or a StreamedRecommender (their directories say which task)")
+        bundle = {
+            "format": BUNDLE_FORMAT,
+            "format_version": BUNDLE_FORMAT_VERSION,
+            "estimator": type(self).__name__,
+            "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()},
+            "classes": [str(c) for c in self.classes_],
+            "n_features": int(self.n_features_),
+            "head": self.head_.to_json(),
+            "training": getattr(self, "training_", {}),
+            "metadata": metadata or {},
+        }
+        with model_writer(directory, self.KIND) as writer:
+            self.featurizer_.save(writer)
+            self.head_.save(writer, "head")
+            writer.write_json(BUNDLE_FILE, bundle)
+
+
+class StreamedRouter(StreamedClassifier):
+    """Department routing trained in bounded memory (saved as a ``route`` model)."""
+
+    KIND = "route"
+
+
+class StreamedRecommender(StreamedClassifier):
+    """Doctor recommendation trained in bounded memory (saved as a ``recommend`` model)."""
+
+    KIND = "recommend"
+
+
+STREAMED_ESTIMATORS = {cls.__name__: cls for cls in (StreamedRouter, StreamedRecommender)}
+STREAMED_FOR_TASK = {"route": StreamedRouter, "recommend": StreamedRecommender}
+
+
+def load_streamed(reader, bundle: dict) -> StreamedClassifier:
+    """Rebuild a streamed model from an open `persist.ModelReader` and its ``model.json`` (already read)."""
+    where = reader.path(BUNDLE_FILE)
+    if bundle.get("format") != BUNDLE_FORMAT:
+        raise ModelFormatError(f"{where}: not a streamed classifier")
+    if bundle.get("format_version") != BUNDLE_FORMAT_VERSION:
+        raise ModelFormatError(f"{where}: format_version {bundle.get('format_version')!r} is not supported "
+                               f"(this library reads {BUNDLE_FORMAT_VERSION}); upgrade rmd_baselines")
+    cls = STREAMED_ESTIMATORS.get(bundle.get("estimator")) if isinstance(bundle.get("estimator"), str) else None
+    if cls is None or cls.KIND != reader.kind:
+        raise ModelFormatError(f"{where}: estimator {bundle.get('estimator')!r} does not match kind {reader.kind!r}")
+    params = reader.require(bundle, "params", BUNDLE_FILE)
+    if not isinstance(params, dict) or set(params) != set(cls._param_names()):
+        raise ModelFormatError(f"{where}: params do not match {cls.__name__}'s parameters")
+    params = {k: tuple(v) if k == "char_ngram_range" and isinstance(v, list) else v for k, v in params.items()}
+    estimator = cls(**params)
+    try:
+        estimator._check_params()
+    except (UsageError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{where}: invalid params ({exc})") from None
+    classes = reader.require(bundle, "classes", BUNDLE_FILE)
+    if (not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes)
+            or classes != sorted(set(classes))):
+        raise ModelFormatError(f"{where}: classes must be a sorted list of at least 2 distinct strings")
+    featurizer = HashedFeaturizer.load(reader)
+    n_features = reader.require(bundle, "n_features", BUNDLE_FILE)
+    if n_features != featurizer.n_features or tuple(params["char_ngram_range"]) != featurizer.ngram_range:
+        raise ModelFormatError(f"{where}: n_features / char_ngram_range do not match the features")
+    head = LinearHead.load(reader, reader.require(bundle, "head", BUNDLE_FILE), "head", len(classes), n_features)
+    if head.link == "softmax":
+        head.score_key = "softmax_regression"
+    metadata = bundle.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ModelFormatError(f"{where}: 'metadata' must be an object")
+    source = metadata.get("data", {})
+    if not isinstance(source, dict) or not all(isinstance(source.get(key, ""), str) for key in ("path", "sha256")):
+        raise ModelFormatError(f"{where}: 'metadata.data' must be an object with string 'path' and 'sha256'")
+    estimator.featurizer_ = featurizer
+    estimator.classes_ = np.array(classes, dtype=object)
+    estimator.n_features_ = n_features
+    estimator.head_ = head
+    estimator.hierarchy_ = None
+    estimator.training_ = bundle.get("training", {})
+    estimator.metadata_ = metadata
+    return estimator

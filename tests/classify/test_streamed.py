@@ -1,0 +1,157 @@
+"""Tests of rmd_baselines/classify/streamed.py: the hashed featurizer, the streamed softmax learner, saving/loading
+and explaining the streamed model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rmd_baselines.classify.classifier import load_model
+from rmd_baselines.classify.explain import HashedFeatureMap, check_sum, explain_classification, leaf_parts
+from rmd_baselines.classify.streamed import (HashedFeaturizer, StreamedRecommender, StreamedRouter,
+                                             choose_n_features, macro_f1)
+from rmd_baselines.errors import ModelFormatError, UsageError
+from rmd_baselines.tasks import ClassificationSettings, build_classification_task
+
+from .toy_corpus import toy_dialogues
+
+SMALL = {"n_features": 2 ** 14, "max_epochs": 6}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return build_classification_task(toy_dialogues(per_doctor=20), ClassificationSettings("route"))
+
+
+@pytest.fixture(scope="module")
+def router(data):
+    return StreamedRouter(**SMALL).fit(data.train_texts, data.train_labels, ids=[d.id for d in data.train])
+
+
+def test_hashed_grams_are_what_scikit_learn_hashes():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    featurizer = HashedFeaturizer(2 ** 10)
+    text = "我 胸口疼，心慌  a\tbc 了"
+    analyzer = HashingVectorizer(analyzer="char_wb", ngram_range=(1, 3), lowercase=False).build_analyzer()
+    grams = featurizer.grams_with_positions(text)
+    assert [g for g, _ in grams] == analyzer(text)
+    counts = featurizer.counts([text])
+    expected = np.bincount([featurizer.column_of(g) for g, _ in grams], minlength=2 ** 10)
+    assert np.array_equal(counts.toarray()[0], expected)
+    for gram, span in grams:  # every gram covers text whose characters are the gram's (marks aside)
+        assert span and "".join(text[p] for p in span) == gram.strip(" ") or gram.strip(" ") == ""
+
+
+def test_weighting_is_sublinear_tfidf_with_unit_rows():
+    featurizer = HashedFeaturizer(2 ** 12)
+    counts = featurizer.counts(["胸闷胸闷胸闷", "头晕"])
+    featurizer.set_idf(np.bincount(counts.indices, minlength=2 ** 12), 2)
+    rows = featurizer.weight(counts)
+    assert rows.dtype == np.float32
+    assert np.allclose(np.sqrt(rows.multiply(rows).sum(axis=1)).A1, 1.0, atol=1e-6)
+
+
+def test_learns_the_toy_task_and_is_seeded(router, data):
+    assert router.score(data.test_texts, data.test_labels) >= 0.9
+    again = StreamedRouter(**SMALL).fit(data.train_texts, data.train_labels, ids=[d.id for d in data.train])
+    assert np.array_equal(again.head_.coef, router.head_.coef)
+    # The shuffle depends on the ids, not on the order the rows come in.
+    order = np.random.default_rng(1).permutation(len(data.train_texts))
+    shuffled = StreamedRouter(**SMALL).fit([data.train_texts[i] for i in order], [data.train_labels[i] for i in order],
+                                           ids=[data.train[i].id for i in order])
+    assert np.allclose(shuffled.head_.coef, router.head_.coef, atol=1e-5)
+    assert router.training_["held_out"] > 0 and 1 <= router.training_["epochs"] <= SMALL["max_epochs"]
+
+
+def test_topk_and_probabilities(router, data):
+    proba = router.predict_proba(data.test_texts[:4])
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    top = router.predict_topk(data.test_texts[:4], k=2)
+    assert [t[0][0] for t in top] == list(router.predict(data.test_texts[:4]))
+    with pytest.raises(UsageError):
+        router.predict_topk(["x"], k=0)
+    with pytest.raises(UsageError):
+        StreamedRouter().predict(["x"])
+
+
+def test_saved_model_round_trips(router, data, tmp_path):
+    router.save(tmp_path / "m", metadata={"settings": ClassificationSettings("route").to_json()})
+    loaded = load_model(tmp_path / "m", kinds="route")
+    assert type(loaded) is StreamedRouter and loaded.get_params() == router.get_params()
+    assert np.array_equal(loaded.predict_proba(data.test_texts), router.predict_proba(data.test_texts))
+    again = tmp_path / "again"
+    loaded.save(again, metadata=loaded.metadata_)
+    for name in ("head.npz", "features.npz", "features.json", "model.json"):
+        assert (again / name).read_bytes() == (tmp_path / "m" / name).read_bytes()
+    with pytest.raises(ModelFormatError):
+        load_model(tmp_path / "m", kinds="recommend")
+    bundle = json.loads((tmp_path / "m" / "model.json").read_text())
+    bundle["format_version"] = 99
+    (tmp_path / "m" / "model.json").write_text(json.dumps(bundle))
+    with pytest.raises(ModelFormatError):  # checksum or version: one clear error either way
+        load_model(tmp_path / "m")
+
+
+def test_recommender_saves_as_recommend(data, tmp_path):
+    doctors = [d.doctor for d in data.train]
+    model = StreamedRecommender(**SMALL).fit(data.train_texts, doctors)
+    model.save(tmp_path / "r")
+    assert type(load_model(tmp_path / "r", kinds="recommend")) is StreamedRecommender
+
+
+def test_explanations_are_exact_and_the_features_are_the_model_input(router, data):
+    for text in data.test_texts[:5]:
+        explanation = explain_classification(router, text)
+        assert explanation["label"] == router.predict([text])[0]
+        assert explanation["probability"] == pytest.approx(router.predict_proba([text]).max(), abs=1e-12)
+        for part in leaf_parts(explanation):
+            assert check_sum(part) < 1e-6
+        assert sum(explanation["char_shares"]) == pytest.approx(
+            sum(c for _, c in explanation["contributions"]), abs=1e-9)
+    text = data.test_texts[0]
+    feature_map = HashedFeatureMap(router.featurizer_)
+    active = feature_map.active(text)
+    row = router.transform([text])
+    assert np.array_equal(np.sort(row.indices), active.columns)
+    assert set(active.occurrences) == set(active.columns.tolist())
+    assert all(feature_map.name(int(c)).startswith("char:") for c in active.columns)
+
+
+def test_memory_budget_sizes_the_columns():
+    assert choose_n_features(17, None) == 2 ** 20
+    assert choose_n_features(17, 1024 ** 3) == 2 ** 20
+    assert choose_n_features(2000, 1024 ** 3) < 2 ** 15
+    small = choose_n_features(59, 256 * 1024 ** 2)
+    assert small * (16 * 59 + 12) <= 128 * 1024 ** 2
+
+
+def test_macro_f1_matches_scikit_learn():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 5, 200), rng.integers(0, 6, 200)
+    assert macro_f1(y, p, 6) == pytest.approx(f1_score(y, p, average="macro", zero_division=0))
+
+
+def test_bad_parameters():
+    with pytest.raises(UsageError):
+        StreamedRouter(learning_rate=0).fit(["a", "b"], ["x", "y"])
+    with pytest.raises(UsageError):
+        StreamedRouter().fit("ab", ["x"])
+
+
+def test_offsets_only_raise_the_held_out_macro_f1():
+    from rmd_baselines.classify.streamed import tune_offsets
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    scores = rng.normal(size=(300, 3))
+    scores[np.arange(300), y] += 0.8
+    scores[:, 0] += 1.0  # a bias towards class 0 that offsets can undo
+    offsets, before, after = tune_offsets(scores, y, 3)
+    assert after > before
+    assert macro_f1(y, (scores + offsets).argmax(axis=1), 3) == pytest.approx(after)
+    calm = np.eye(3)[y] * 5.0  # already perfect: nothing to change
+    offsets, before, after = tune_offsets(calm, y, 3)
+    assert before == after == 1.0 and not offsets.any()
