@@ -157,7 +157,7 @@ def evaluate_classify(gold_path, pred_paths, scores_paths, task, ci, n_boot, n_t
               help="Corpus to rebuild the test split from (default: the file the model was trained on).")
 @click.option("--max-test", type=click.IntRange(min=1), default=None,
               help="Score a seeded sample of at most N test records (for huge test splits); the sample size is "
-                   "printed with the scores and recorded in the JSON (router and recommender models).")
+                   "printed with the scores and recorded in the JSON.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document instead of the table (with seconds and peak memory per stage).")
 @common
@@ -179,16 +179,7 @@ def evaluate_model(model_dir, data_path, max_test, as_json):
         from ..classify.evaluation import evaluate_model_dir
     else:
         from ..respond.evaluation import evaluate_model_dir
-    options = {}
-    if max_test is not None:
-        import inspect
-
-        if "max_test" not in inspect.signature(evaluate_model_dir).parameters:
-            from ..errors import UsageError
-
-            raise UsageError(f"--max-test is not supported for {kind} models yet")
-        options["max_test"] = max_test
-    report, table = evaluate_model_dir(model_dir, data_path=data_path, **options)
+    report, table = evaluate_model_dir(model_dir, data_path=data_path, max_test=max_test)
     if as_json:
         echo_json(report)
     else:

@@ -72,17 +72,29 @@ def evaluate_model_dir(model_dir: str | os.PathLike, data_path: str | os.PathLik
     """``(report, table)`` for a saved responder on the protocol's test split, or on a seeded sample of
     ``max_test`` of its instances (see the module docstring)."""
     from ..metrics.generation import evaluate_generation, format_table4
+    from ..progress import recording, stage
     from ..tasks.generation import check_sample_size, streamed_generation_test
 
     check_sample_size(max_test)
+    with recording() as stages:
+        with stage("loading the responder", name="load"):
+            loaded = load_responder(model_dir)
+        report, table = _evaluate_loaded(loaded, model_dir, data_path, max_test, stage)
+    report["stages"] = stages
+    return report, table
 
-    loaded = load_responder(model_dir)
+
+def _evaluate_loaded(loaded: LoadedResponder, model_dir, data_path, max_test, stage) -> tuple[dict, str]:
+    from ..metrics.generation import evaluate_generation, format_table4
+    from ..tasks.generation import streamed_generation_test
+
     notes: list[str] = []
     path = os.fspath(data_path) if data_path is not None else loaded.data_path
     if path is None:
         raise UsageError(f"{model_dir}: the model records no training file; give the corpus with --data FILE")
     changed = bool(loaded.data_sha256 and os.path.isfile(path) and file_sha256(path) != loaded.data_sha256)
-    data = streamed_generation_test(path, loaded.settings, max_test=max_test, source=path)
+    with stage("reading the test split", name="read test"):
+        data = streamed_generation_test(path, loaded.settings, max_test=max_test, source=path)
     stream, test = data.stream, data.instances
     n_train = stream.count_instances("train")
     if changed:
@@ -93,15 +105,18 @@ def evaluate_model_dir(model_dir: str | os.PathLike, data_path: str | os.PathLik
             warnings.warn(note, DataChangedWarning, stacklevel=2)
     contexts = [instance.context for instance in test]
     references = [instance.response for instance in test]
-    replies = respond_all(loaded.responder, contexts, [instance.department for instance in test])
-    logprobs = reference_logprobs(loaded, contexts, references)
-    report = evaluate_generation([reply.response for reply in replies], [[r] for r in references],
-                                 tokenize="char", family="both", logprobs=logprobs)
+    with stage("answering the test contexts", name="answer"):
+        replies = respond_all(loaded.responder, contexts, [instance.department for instance in test])
+    with stage("scoring", name="score"):
+        logprobs = reference_logprobs(loaded, contexts, references)
+        report = evaluate_generation([reply.response for reply in replies], [[r] for r in references],
+                                     tokenize="char", family="both", logprobs=logprobs)
     ppl_model = loaded.perplexity_model
     tokens = sum(len(row) for row in logprobs)
     report["perplexity"] = math.exp(-sum(sum(row) for row in logprobs) / tokens)
     report["perplexity_signature"] = f"PPL|variant:token|unit:nat|eos:included|{ppl_model.signature}"
-    repeated = verbatim_contexts(stream.iter_instances("train"), test)
+    with stage("checking verbatim contexts", name="overlap"):
+        repeated = verbatim_contexts(stream.iter_instances("train"), test)
     if data.sampled:
         notes.append(f"test sample: {len(test)} of the {data.total_instances} test instances (--max-test "
                      f"{max_test}, seed {loaded.settings.seed}: the smallest sha256(seed:sample:dialogue:turn))")
