@@ -84,8 +84,19 @@ def today() -> str:
     return datetime.date.today().isoformat()
 
 
+_CODE_VERSION: str | None = None
+
+
 def code_version() -> str:
-    """The commit measured (``+dirty`` with uncommitted changes), so that merged cells say what they measured."""
+    """The commit measured (``+dirty`` with uncommitted changes), read once when the run starts, so that merged
+    cells say what they measured."""
+    global _CODE_VERSION
+    if _CODE_VERSION is None:
+        _CODE_VERSION = _read_code_version()
+    return _CODE_VERSION
+
+
+def _read_code_version() -> str:
     import subprocess
 
     try:
@@ -191,6 +202,22 @@ def run_reference(system: str, corpus: Path, size: int, args) -> dict:
 
 def cell_key(cell: dict) -> tuple:
     return cell["kind"], cell.get("system") or cell["task"], cell["dialogues"]
+
+
+def cells_of_log(path: str) -> list[dict]:
+    """The cells an earlier run printed, one JSON document a line."""
+    cells = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith('{"kind": '):
+                cells.append(json.loads(line))
+    return cells
+
+
+def merge_cells(earlier: list[dict], newer: list[dict]) -> list[dict]:
+    """``earlier`` cells that ``newer`` does not measure again, then ``newer``."""
+    measured_now = {cell_key(cell) for cell in newer}
+    return [cell for cell in earlier if cell_key(cell) not in measured_now] + newer
 
 
 # ------------------------------------------------------------------------------------------------ targets
@@ -403,8 +430,12 @@ def main() -> int:
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "work"), help="Where the corpora are cached.")
     parser.add_argument("--merge", action="store_true",
                         help="Keep the committed cells that this run does not measure.")
+    parser.add_argument("--from-log", nargs="*", default=[], metavar="LOG",
+                        help="Also merge the cells that earlier runs of this script printed (their standard output), "
+                             "for runs that measured different sizes at the same time.")
     parser.add_argument("--shared-data", default=None, help="Accepted for run_all.py; this benchmark needs none.")
     args = parser.parse_args()
+    code_version()
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -425,11 +456,11 @@ def main() -> int:
                     print(f"peer {system} at {size:,} dialogues ...", flush=True)
                     cells.append(run_reference(system, corpus, size, args))
                     print(json.dumps(cells[-1], ensure_ascii=False), flush=True)
+    for log in args.from_log:
+        cells = merge_cells(cells_of_log(log), cells)
     if args.merge and (RESULTS / "scale.json").is_file():
-        measured_now = {cell_key(cell) for cell in cells}
         with open(RESULTS / "scale.json", encoding="utf-8") as handle:
-            earlier = json.load(handle).get("cells", [])
-        cells = [cell for cell in earlier if cell_key(cell) not in measured_now] + cells
+            cells = merge_cells(json.load(handle).get("cells", []), cells)
     cells.sort(key=lambda c: (c["kind"], c.get("system") or c["task"], c["dialogues"]))
     report = {"seed": args.seed, "queries": args.queries, "machine": machine(), "date": today(),
               "command": " ".join(["python", "benchmarks/bench_scale.py", *sys.argv[1:]]), "cells": cells}
