@@ -100,7 +100,7 @@ class ResponseExplainer:
                     "retrieved": None,
                     "note": "no training context shares a term with this context: the most frequent training "
                             "response is the answer"}
-        weights_in_docs = index.term_doc_[term_ids][:, docs].toarray().astype(np.float64)
+        weights_in_docs = index.document_weights(term_ids, docs).astype(np.float64)
         exact_scores = query_weights @ weights_in_docs
         # The document whose score the retriever reported (ties: the first, as the index breaks them).
         best = int(np.lexsort((docs, np.abs(exact_scores - candidate.score)))[0])
@@ -128,7 +128,7 @@ class ResponseExplainer:
 
     def _alternative(self, retriever, term_ids: np.ndarray, query_weights: np.ndarray, candidate) -> dict:
         docs = np.flatnonzero(retriever.doc_response_ == candidate.response)
-        scores = query_weights @ retriever.index_.term_doc_[term_ids][:, docs].toarray().astype(np.float64)
+        scores = query_weights @ retriever.index_.document_weights(term_ids, docs).astype(np.float64)
         doc = int(docs[np.lexsort((docs, np.abs(scores - candidate.score)))[0]])
         return {"response": retriever.responses_[candidate.response], "score": float(candidate.score),
                 **self._document(retriever, doc)}
