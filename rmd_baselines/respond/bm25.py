@@ -48,6 +48,7 @@ of the query's terms, the two-pass search returns exactly what the exhaustive se
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
 import shutil
 import tempfile
@@ -69,6 +70,9 @@ INDEX_FILES = {"inv_ptr": np.int64, "inv_docs": np.uint32, "inv_weights": np.flo
 SEGMENT_POSTINGS = 4_000_000   # postings buffered in memory before a sorted segment is written
 MERGE_POSTINGS = 8_000_000     # postings merged at once (one slice of the vocabulary)
 CHUNK = 8_000_000              # elements per chunk when streaming arrays
+RANDOM_ACCESS = bool(int(os.environ.get('RMD_MADV', '1')))
+UNMAP_EVERY = int(os.environ.get('RMD_UNMAP', '256'))
+DEFAULT_BUDGET = 40_000   # postings read by the first pass of a two-pass search, per query
 MAX_DOCS = np.iinfo(np.uint32).max
 
 
@@ -97,6 +101,18 @@ def _best(docs: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.
     threshold = np.partition(values, len(values) - k)[len(values) - k]
     near = values >= threshold
     return docs[near], values[near]
+
+
+def _first(docs: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exactly the ``k`` entries with the largest values (ties at the k-th value: the smallest documents)."""
+    if len(values) <= k:
+        return docs, values
+    threshold = np.partition(values, len(values) - k)[len(values) - k]
+    above = values > threshold
+    tied = np.flatnonzero(values == threshold)
+    tied = tied[np.argsort(docs[tied], kind="stable")[:k - int(above.sum())]]
+    chosen = np.concatenate([np.flatnonzero(above), tied])
+    return docs[chosen], values[chosen]
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -192,7 +208,7 @@ class BM25Index:
     """
 
     def __init__(self, k1: float = 1.5, b: float = 0.75, idf: str = "lucene", prefilter: int | None = None,
-                 prefilter_terms: int = 32, prefilter_max_df: float = 0.05, prefilter_budget: int | None = 40_000):
+                 prefilter_terms: int = 32, prefilter_max_df: float = 0.05, prefilter_budget: int | None = DEFAULT_BUDGET):
         self.k1 = k1
         self.b = b
         self.idf = idf
@@ -417,6 +433,9 @@ class BM25Index:
         array = self._arrays.get(name)
         if array is None:
             array = np.load(self._path(name), mmap_mode=None if name.endswith("_ptr") else "r", allow_pickle=False)
+            if isinstance(array, np.memmap) and RANDOM_ACCESS and hasattr(array._mmap, "madvise"):
+                array._mmap.madvise(mmap.MADV_RANDOM)  # no read-ahead or fault-around: map only the pages read
+            array = array.view(np.ndarray)  # plain array over the map: np.memmap's per-slice overhead is large
             self._arrays[name] = array
         return array
 
@@ -544,7 +563,7 @@ class BM25Index:
         acc, stamp, dense_query = self._scratch
         df = self.document_frequency_
         for row in range(n_queries):  # one step per query; the work inside is vectorised over postings
-            if row and row % 256 == 0:
+            if row and row % UNMAP_EVERY == 0:
                 self._unmap()
             sl = slice(queries.indptr[row], queries.indptr[row + 1])
             terms, values = queries.indices[sl].astype(np.int64), queries.data[sl]
@@ -566,9 +585,11 @@ class BM25Index:
             allowed = scores > 0
             if doc_groups is not None and query_groups[row] >= 0:
                 allowed &= doc_groups[docs] == query_groups[row]
-            docs, scores = _best(docs[allowed], scores[allowed], keep)
             if self.prefilter is not None:
+                docs, scores = _first(docs[allowed], scores[allowed], keep)
                 scores = self._exact_scores(terms, values, docs, dense_query)
+            else:
+                docs, scores = _best(docs[allowed], scores[allowed], keep)
             order = np.lexsort((docs, -scores))[:k]
             indices[row, :len(order)] = docs[order]
             best[row, :len(order)] = scores[order]

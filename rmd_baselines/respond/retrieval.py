@@ -6,8 +6,10 @@ Similarity is BM25 (`rmd_baselines.respond.bm25`) between contexts represented a
 - recent turns count more: every term of the last turn counts ``recent_weight`` times, of the turn before
   ``recent_weight * turn_decay`` times, and so on, in the training contexts and in the query alike -- what the
   patient just said matters most for what the doctor says next.
-Search is two-pass by default (``prefilter``, see `BM25Index`): a cheap first pass over each query's rarest terms
-keeps ``prefilter`` training contexts, which are then scored exactly; ``prefilter=None`` scores every context.
+Search is two-pass by default (``prefilter``, see `BM25Index`): a cheap first pass that reads at most
+``prefilter_budget`` postings of each query's rarest terms keeps ``prefilter`` training contexts, which are then
+scored exactly; ``prefilter=None`` scores every context. The index is built in bounded memory and kept on disk
+(memory-mapped), so a responder over millions of training contexts fits in a few GiB.
 
 Candidates are the responses of the best-scoring training contexts, best first, each with its BM25 score
 (response texts that differ only in whitespace are one response). With ``dedupe`` a response is listed once (at
@@ -31,11 +33,11 @@ import numpy as np
 from .. import progress
 from ..errors import DataError, ModelFormatError, UsageError
 from ..text import get_tokenizer
-from .bm25 import BM25Index
+from .bm25 import DEFAULT_BUDGET, BM25Index
 from .model import Reply, check_contexts, check_k
 
 FORMAT_NAME = "rmd_baselines-retrieval-responder"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the BM25 index is on disk (memory-mapped .npy files); version 1 models are refused
 UNITS = ("char", "word")
 
 
@@ -87,7 +89,8 @@ class RetrievalResponder:
 
     def __init__(self, unit: str = "char", max_ngram: int = 2, recent_weight: float = 2.0, turn_decay: float = 0.5,
                  k1: float = 1.5, b: float = 0.75, idf: str = "lucene", prefilter: int | None = 256,
-                 dedupe: bool = True, same_department: bool = False, lm_order: int | None = None):
+                 prefilter_budget: int | None = DEFAULT_BUDGET, dedupe: bool = True, same_department: bool = False,
+                 lm_order: int | None = None):
         self.unit = unit
         self.max_ngram = max_ngram
         self.recent_weight = recent_weight
@@ -96,6 +99,7 @@ class RetrievalResponder:
         self.b = b
         self.idf = idf
         self.prefilter = prefilter
+        self.prefilter_budget = prefilter_budget
         self.dedupe = dedupe
         self.same_department = same_department
         self.lm_order = lm_order
@@ -103,7 +107,7 @@ class RetrievalResponder:
     def get_params(self) -> dict:
         return {"unit": self.unit, "max_ngram": self.max_ngram, "recent_weight": self.recent_weight,
                 "turn_decay": self.turn_decay, "k1": self.k1, "b": self.b, "idf": self.idf,
-                "prefilter": self.prefilter, "dedupe": self.dedupe,
+                "prefilter": self.prefilter, "prefilter_budget": self.prefilter_budget, "dedupe": self.dedupe,
                 "same_department": self.same_department, "lm_order": self.lm_order}
 
     def _check_params(self) -> None:
@@ -121,7 +125,10 @@ class RetrievalResponder:
         order = self.lm_order
         if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 2 <= order <= 6):
             raise UsageError(f"lm_order must be an integer from 2 to 6 or None, got {order!r}")
-        BM25Index(self.k1, self.b, self.idf, self.prefilter)._check_params()
+        self._index_template()._check_params()
+
+    def _index_template(self) -> BM25Index:
+        return BM25Index(self.k1, self.b, self.idf, self.prefilter, prefilter_budget=self.prefilter_budget)
 
     # ------------------------------------------------------------------------------------------- fitting
 
@@ -131,7 +138,7 @@ class RetrievalResponder:
         pairs = [context_terms(c, tokenize, self.max_ngram, self.recent_weight, self.turn_decay) for c in contexts]
         return [terms for terms, _ in pairs], [weights for _, weights in pairs]
 
-    def term_batches(self, contexts: Sequence[str], batch_size: int = 10_000):
+    def term_batches(self, contexts: Sequence[str], batch_size: int = 2_000):
         """`terms` of consecutive batches of contexts, so that only one batch of token lists is in memory."""
         starts = range(0, len(contexts), batch_size)
         for start in progress.progress(starts, "indexing contexts", length=len(starts)):
@@ -144,7 +151,7 @@ class RetrievalResponder:
         if not instances:
             raise DataError("no training instances for the retrieval responder")
         contexts = [instance.context for instance in instances]
-        self.index_ = BM25Index(self.k1, self.b, self.idf, self.prefilter).fit_batches(self.term_batches(contexts))
+        self.index_ = self._index_template().fit_batches(self.term_batches(contexts))
         # Responses that differ only in whitespace are one response (the first spelling is kept).
         response_number: dict[str, int] = {}
         self.responses_ = []
@@ -265,6 +272,9 @@ class RetrievalResponder:
         name = f"{prefix}.json"
         where = f"{reader.directory}/{name}"
         meta = reader.read_component(name, FORMAT_NAME, FORMAT_VERSION, "retrieval responder")
+        if meta.get("format_version") == 1:
+            raise ModelFormatError(f"{where}: retrieval responder format version 1 (an in-memory BM25 matrix) is no "
+                                   "longer read; train the model again with this rmd_baselines")
         responder = reader.estimator(cls, meta, name)
         responses = reader.require(meta, "responses", name)
         departments = reader.require(meta, "departments", name)
