@@ -54,7 +54,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -115,6 +115,14 @@ def _first(docs: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np
     return docs[chosen], values[chosen]
 
 
+def _documents_of(ptr: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """The document of every posting ``lo..hi-1`` of a document-major array with pointers ``ptr``."""
+    first = int(np.searchsorted(ptr, lo, side="right")) - 1
+    last = int(np.searchsorted(ptr, hi - 1, side="right")) - 1 if hi > lo else first
+    bounds = np.clip(ptr[first:last + 2], lo, hi)
+    return np.repeat(np.arange(first, last + 1, dtype=np.int64), np.diff(bounds))
+
+
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The concatenation of ``arange(s, s + n)`` for every ``(s, n)`` (int64), without a Python loop."""
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -125,6 +133,44 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     out = np.arange(total, dtype=np.int64)
     out += np.repeat(np.asarray(starts, dtype=np.int64) - offsets, lengths)
     return out
+
+
+class KeyedBatch(NamedTuple):
+    """A batch of documents whose terms are given as integer keys instead of strings (a fast tokenizer's
+    output): ``rows`` (document of each occurrence, 0-based within the batch), ``keys`` (int64), ``values``
+    (weights) and ``spell`` (a function from an array of keys to their term strings)."""
+
+    n_docs: int
+    rows: np.ndarray
+    keys: np.ndarray
+    values: np.ndarray
+    spell: Callable[[np.ndarray], list[str]]
+
+
+class _KeyMap:
+    """Integer term keys -> term numbers (sorted arrays); new keys get numbers in order of first occurrence and
+    their strings join the vocabulary."""
+
+    def __init__(self):
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.numbers = np.zeros(0, dtype=np.int64)
+
+    def ids(self, batch: "KeyedBatch", index: dict[str, int]) -> np.ndarray:
+        unique, first, inverse = np.unique(batch.keys, return_index=True, return_inverse=True)
+        where = np.minimum(np.searchsorted(self.keys, unique), max(len(self.keys) - 1, 0))
+        known = (self.keys[where] == unique) if len(self.keys) else np.zeros(len(unique), dtype=bool)
+        numbers = np.empty(len(unique), dtype=np.int64)
+        numbers[known] = self.numbers[where[known]]
+        new = np.flatnonzero(~known)
+        new = new[np.argsort(first[new], kind="stable")]
+        for position, term in zip(new.tolist(), batch.spell(unique[new])):
+            numbers[position] = index.setdefault(term, len(index))
+        if len(new):
+            merged = np.concatenate([self.keys, unique[new]])
+            order = np.argsort(merged, kind="stable")
+            self.keys = merged[order]
+            self.numbers = np.concatenate([self.numbers, numbers[new]])[order]
+        return numbers[inverse.ravel()]
 
 
 class _NpyWriter:
@@ -282,6 +328,7 @@ class BM25Index:
 
     def _build(self, work: str, batches) -> None:
         index: dict[str, int] = {}
+        keys = _KeyMap()
         fwd_terms = open(os.path.join(work, "tmp_fwd_terms.bin"), "wb")
         fwd_counts = open(os.path.join(work, "tmp_fwd_counts.bin"), "wb")
         row_lengths: list[np.ndarray] = []
@@ -309,13 +356,19 @@ class BM25Index:
             segments.append((base, len(index)))
 
         try:
-            for token_lists, weights in batches:
-                if not len(token_lists):
+            for batch in batches:
+                if isinstance(batch, KeyedBatch):
+                    n_batch, rows, values = batch.n_docs, batch.rows, batch.values
+                    term_ids = keys.ids(batch, index)
+                else:
+                    token_lists, weights = batch
+                    n_batch = len(token_lists)
+                    rows, tokens, values = _flatten(token_lists, weights)
+                    term_ids = np.fromiter((index.setdefault(token, len(index)) for token in tokens), dtype=np.int64,
+                                           count=len(tokens))
+                if not n_batch:
                     continue
-                rows, tokens, values = _flatten(token_lists, weights)
-                term_ids = np.fromiter((index.setdefault(token, len(index)) for token in tokens), dtype=np.int64,
-                                       count=len(tokens))
-                block = sp.csr_matrix((values, (rows, term_ids)), shape=(len(token_lists), len(index)))  # sums
+                block = sp.csr_matrix((values, (rows, term_ids)), shape=(n_batch, len(index)))  # sums repeats
                 block.sum_duplicates()
                 block.eliminate_zeros()
                 block.sort_indices()
@@ -365,7 +418,7 @@ class BM25Index:
         position = 0
         for terms, counts in zip(_read_chunks(os.path.join(work, "tmp_fwd_terms.bin"), np.uint32),
                                  _read_chunks(os.path.join(work, "tmp_fwd_counts.bin"), np.float32)):
-            docs = np.searchsorted(fwd_ptr, np.arange(position, position + len(terms)), side="right") - 1
+            docs = _documents_of(fwd_ptr, position, position + len(terms))
             terms_out.write(terms)
             weights_out.write(self._weights(terms, docs, counts, norm))
             position += len(terms)
@@ -397,7 +450,11 @@ class BM25Index:
                 docs = np.concatenate(parts_d)
                 counts = np.concatenate(parts_c)
                 weights = self._weights(terms, docs, counts, norm)
-                order = np.lexsort((docs, -weights, terms))
+                # By term, then weight descending; the stable sort keeps documents ascending among equal weights.
+                sort_key = (terms.astype(np.uint64) - np.uint64(start)) << np.uint64(32)
+                sort_key |= np.uint64(0xFFFFFFFF) - weights.view(np.uint32).astype(np.uint64)  # weights are > 0
+                order = np.argsort(sort_key, kind="stable")
+                del sort_key
                 docs_out.write(docs[order])
                 weights_out.write(weights[order])
             start = stop

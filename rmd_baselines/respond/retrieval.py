@@ -33,7 +33,7 @@ import numpy as np
 from .. import progress
 from ..errors import DataError, ModelFormatError, UsageError
 from ..text import get_tokenizer
-from .bm25 import DEFAULT_BUDGET, BM25Index
+from .bm25 import DEFAULT_BUDGET, BM25Index, KeyedBatch
 from .model import Reply, check_contexts, check_k
 
 FORMAT_NAME = "rmd_baselines-retrieval-responder"
@@ -72,6 +72,59 @@ def context_terms(context: str, tokenize, max_ngram: int, recent_weight: float,
         weights += [weight] * len(turn_terms)
         weight *= turn_decay
     return terms, weights
+
+
+_SPACE_CODES: np.ndarray | None = None
+_CODE_BITS = 21  # every Unicode code point is below 2**21
+
+
+def _space_codes() -> np.ndarray:
+    """The code points `str.isspace` accepts (all below U+3001), sorted."""
+    global _SPACE_CODES
+    if _SPACE_CODES is None:
+        _SPACE_CODES = np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+    return _SPACE_CODES
+
+
+def _spell(keys: np.ndarray) -> list[str]:
+    """Term strings of `char_term_batch` keys: a character, or two characters joined by a space."""
+    out = []
+    for key in keys.tolist():
+        if key >> _CODE_BITS:
+            out.append(chr((key >> _CODE_BITS) - 1) + " " + chr(key & ((1 << _CODE_BITS) - 1)))
+        else:
+            out.append(chr(key))
+    return out
+
+
+def char_term_batch(contexts: Sequence[str], max_ngram: int, recent_weight: float, turn_decay: float) -> KeyedBatch:
+    """`context_terms` with character units for a whole batch at once, in numpy: the same terms (as integer keys:
+    a character's code point, or ``(first + 1) << 21 | second`` for a pair) with the same weights."""
+    lengths = np.fromiter(map(len, contexts), dtype=np.int64, count=len(contexts))
+    codes = np.frombuffer("".join(contexts).encode("utf-32-le"), dtype=np.uint32)
+    context = np.repeat(np.arange(len(contexts), dtype=np.int64), lengths)
+    newline = codes == 10
+    before = np.cumsum(newline) - newline  # newlines before each position
+    starts = np.cumsum(lengths) - lengths
+    newlines_before_context = before[np.minimum(starts, max(len(codes) - 1, 0))] if len(codes) else before
+    newlines_in_context = np.add.reduceat(newline.astype(np.int64), np.minimum(starts, max(len(codes) - 1, 0))) \
+        if len(codes) else np.zeros(len(contexts), dtype=np.int64)
+    newlines_in_context[lengths == 0] = 0
+    turn = before - np.repeat(newlines_before_context, lengths)
+    from_last = np.repeat(newlines_in_context, lengths) - turn
+    keep = ~np.isin(codes, _space_codes())
+    codes, context, turn, from_last = codes[keep].astype(np.int64), context[keep], turn[keep], from_last[keep]
+    table = [float(recent_weight)]
+    for _ in range(int(from_last.max()) if len(from_last) else 0):
+        table.append(table[-1] * turn_decay)  # the same products as context_terms
+    weights = np.array(table, dtype=np.float64)[from_last]
+    rows, keys, values = [context], [codes], [weights]
+    if max_ngram >= 2 and len(codes) > 1:
+        pair = (context[1:] == context[:-1]) & (turn[1:] == turn[:-1])
+        rows.append(context[:-1][pair])
+        keys.append(((codes[:-1][pair] + 1) << _CODE_BITS) | codes[1:][pair])
+        values.append(weights[:-1][pair])
+    return KeyedBatch(len(contexts), np.concatenate(rows), np.concatenate(keys), np.concatenate(values), _spell)
 
 
 class RetrievalResponder:
@@ -140,9 +193,15 @@ class RetrievalResponder:
 
     def term_batches(self, contexts: Sequence[str], batch_size: int = 2_000):
         """`terms` of consecutive batches of contexts, so that only one batch of token lists is in memory."""
+        if self.unit == "char":
+            batch_size *= 10  # no Python token lists: larger batches cost little memory
         starts = range(0, len(contexts), batch_size)
         for start in progress.progress(starts, "indexing contexts", length=len(starts)):
-            yield self.terms(contexts[start:start + batch_size])
+            if self.unit == "char":
+                yield char_term_batch(contexts[start:start + batch_size], self.max_ngram, self.recent_weight,
+                                      self.turn_decay)
+            else:
+                yield self.terms(contexts[start:start + batch_size])
 
     def fit(self, instances: Sequence, valid: Sequence | None = None) -> "RetrievalResponder":
         """Index the training contexts (``valid`` is not needed: nothing is tuned)."""
