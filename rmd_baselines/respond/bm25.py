@@ -148,21 +148,20 @@ class KeyedBatch(NamedTuple):
 
 
 class _KeyMap:
-    """Integer term keys -> term numbers (sorted arrays); new keys get numbers in order of first occurrence and
-    their strings join the vocabulary."""
+    """Integer term keys -> term numbers (sorted arrays); a batch's new keys get the next numbers in key order,
+    and their strings join the vocabulary."""
 
     def __init__(self):
         self.keys = np.zeros(0, dtype=np.int64)
         self.numbers = np.zeros(0, dtype=np.int64)
 
     def ids(self, batch: "KeyedBatch", index: dict[str, int]) -> np.ndarray:
-        unique, first, inverse = np.unique(batch.keys, return_index=True, return_inverse=True)
+        unique = np.unique(batch.keys)
         where = np.minimum(np.searchsorted(self.keys, unique), max(len(self.keys) - 1, 0))
         known = (self.keys[where] == unique) if len(self.keys) else np.zeros(len(unique), dtype=bool)
         numbers = np.empty(len(unique), dtype=np.int64)
         numbers[known] = self.numbers[where[known]]
-        new = np.flatnonzero(~known)
-        new = new[np.argsort(first[new], kind="stable")]
+        new = np.flatnonzero(~known)  # numbered in key order
         for position, term in zip(new.tolist(), batch.spell(unique[new])):
             numbers[position] = index.setdefault(term, len(index))
         if len(new):
@@ -170,7 +169,7 @@ class _KeyMap:
             order = np.argsort(merged, kind="stable")
             self.keys = merged[order]
             self.numbers = np.concatenate([self.numbers, numbers[new]])[order]
-        return numbers[inverse.ravel()]
+        return numbers[np.searchsorted(unique, batch.keys)]
 
 
 class _NpyWriter:
@@ -248,7 +247,8 @@ def _npy_chunks(path: str):
 class BM25Index:
     """A BM25 index over token lists (documents), queried in batches.
 
-    Fitted attributes: ``vocabulary_`` (terms in order of first occurrence), ``idf_`` (per term),
+    Fitted attributes: ``vocabulary_`` (terms in order of first occurrence; for `KeyedBatch` input, a batch's new
+    terms in key order), ``idf_`` (per term),
     ``document_frequency_``, ``doc_length_`` (weighted document lengths), ``avg_doc_length_``, ``n_docs_``,
     ``n_postings_`` and ``directory_`` (where the memory-mapped index files are).
     """
@@ -347,7 +347,7 @@ class BM25Index:
             docs = np.concatenate([b[1] for b in buffer])
             counts = np.concatenate([b[2] for b in buffer])
             buffer, buffered = [], 0
-            order = np.argsort(terms, kind="stable")  # documents stay ascending within a term
+            order = np.argsort((terms.astype(np.uint64) << np.uint64(32)) | docs)  # by term, then document
             base = os.path.join(work, f"tmp_segment_{len(segments)}")
             terms = terms[order]
             docs[order].tofile(base + ".docs")
