@@ -68,8 +68,8 @@ FORMAT_VERSION = 2
 INDEX_FILES = {"inv_ptr": np.int64, "inv_docs": np.uint32, "inv_weights": np.float32,
                "fwd_ptr": np.int64, "fwd_terms": np.uint32, "fwd_weights": np.float32}
 SEGMENT_POSTINGS = 4_000_000   # postings buffered in memory before a sorted segment is written
-MERGE_POSTINGS = 8_000_000     # postings merged at once (one slice of the vocabulary)
-CHUNK = 8_000_000              # elements per chunk when streaming arrays
+MERGE_POSTINGS = 4_000_000     # postings merged at once (one slice of the vocabulary)
+CHUNK = 4_000_000              # elements per chunk when streaming arrays
 RANDOM_ACCESS = bool(int(os.environ.get('RMD_MADV', '1')))
 UNMAP_EVERY = int(os.environ.get('RMD_UNMAP', '256'))
 DEFAULT_BUDGET = 40_000   # postings read by the first pass of a two-pass search, per query
@@ -529,10 +529,11 @@ class BM25Index:
 
     def _accumulate(self, terms: np.ndarray, values: np.ndarray, lengths: np.ndarray | None,
                     acc: np.ndarray, stamp: np.ndarray) -> np.ndarray:
-        """Add ``values[i] * weight`` of the first ``lengths[i]`` postings of ``terms[i]`` into ``acc``; returns
-        the documents touched, each once."""
+        """Add ``values[i] * weight`` of the first ``lengths[i]`` postings of ``terms[i]`` (all of them when
+        ``lengths`` is None) into ``acc``; returns the documents touched, each once, in no particular order."""
         inv_ptr, inv_docs, inv_weights = self._array("inv_ptr"), self._array("inv_docs"), self._array("inv_weights")
         touched = []
+        read = 0
         for i, term in enumerate(terms.tolist()):
             start = inv_ptr[term]
             stop = inv_ptr[term + 1] if lengths is None else start + lengths[i]
@@ -541,6 +542,9 @@ class BM25Index:
             docs = inv_docs[start:stop]
             acc[docs] += values[i] * inv_weights[start:stop]  # a term lists a document once
             touched.append(docs)
+            read += stop - start
+        if read > len(acc) // 4:  # a large share of the index: a scan of the accumulator is cheaper
+            return np.flatnonzero(acc)
         if not touched:
             return np.zeros(0, dtype=np.int64)
         docs = np.concatenate(touched).astype(np.int64)
