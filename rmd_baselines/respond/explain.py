@@ -6,8 +6,8 @@
   gives the BM25 score as one contribution per query term shared with that context, ``q_t · w_t,d``. Here ``q_t``
   is the term's recency-weighted count in the query and ``w_t,d`` the index's stored BM25 weight of the term in
   the document: ``idf · tf · (k1 + 1) / (tf + k1 · (1 − b + b·|d|/avgdl))``. The contributions add up exactly to
-  ``score``, computed in float64 from the stored float32 weights. The index ranks with float32 sums; that number
-  is ``ranking_score``, equal to ``score`` up to float32 rounding. The top alternatives are listed too.
+  ``score``, computed in float64 from the stored float32 weights. The index ranks with float64 sums in term
+  order; that number is ``ranking_score``, equal to ``score`` up to the order of summation. The top alternatives are listed too.
 - n-gram. The response comes with a table of every token of ``<s> tail <sep> response </s>``: its log10
   probability, the order of the longest listed n-gram used (kenlm's ``ngram_length``), that n-gram, and the
   back-off weights paid to reach it. The rows add up to the sentence score kenlm gives the ARPA file for
