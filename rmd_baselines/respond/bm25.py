@@ -65,12 +65,13 @@ IDF_VARIANTS = ("lucene", "robertson", "atire")
 FORMAT_NAME = "rmd_baselines-bm25"
 FORMAT_VERSION = 2
 # Index files (besides {prefix}.json and {prefix}.npz): name suffix -> dtype.
-INDEX_FILES = {"inv_ptr": np.int64, "inv_docs": np.uint32, "inv_weights": np.float32,
+INDEX_FILES = {"inv_ptr": np.int64, "inv_docs": np.uint32, "inv_weights": np.float32, "inv_profile": np.float32,
                "fwd_ptr": np.int64, "fwd_terms": np.uint32, "fwd_weights": np.float32}
 SEGMENT_POSTINGS = 4_000_000   # postings buffered in memory before a sorted segment is written
 MERGE_POSTINGS = 4_000_000     # postings merged at once (one slice of the vocabulary)
 CHUNK = 4_000_000              # elements per chunk when streaming arrays
 RANDOM_ACCESS = bool(int(os.environ.get('RMD_MADV', '1')))
+SHARE_MODE = os.environ.get('RMD_SHARE', 'even')
 UNMAP_EVERY = int(os.environ.get('RMD_UNMAP', '256'))
 DEFAULT_BUDGET = 40_000   # postings read by the first pass of a two-pass search, per query
 MAX_DOCS = np.iinfo(np.uint32).max
@@ -113,6 +114,30 @@ def _first(docs: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np
     tied = tied[np.argsort(docs[tied], kind="stable")[:k - int(above.sum())]]
     chosen = np.concatenate([np.flatnonzero(above), tied])
     return docs[chosen], values[chosen]
+
+
+def _levels(n_docs: int) -> int:
+    """Profile points per term: ranks 0, 1, 3, ..., 2**(L-1) - 1, the last at or beyond the longest list."""
+    return max(int(n_docs).bit_length() + 1, 2)
+
+
+def _share(lengths: np.ndarray, budget: int) -> np.ndarray:
+    """How many postings to read of each list: every list gets the same cap (the largest that keeps the total
+    within ``budget``; what a short list leaves over goes to the longer ones), so rare terms are read whole and
+    frequent ones as far as the budget allows."""
+    if int(lengths.sum()) <= budget:
+        return lengths
+    if SHARE_MODE == "greedy":
+        spent = np.cumsum(lengths) - lengths
+        return np.clip(budget - spent, 0, lengths)
+    ordered = np.sort(lengths)
+    n = len(ordered)
+    # With cap c between ordered[i-1] and ordered[i]: total = sum(ordered[:i]) + (n - i) * c.
+    below = np.concatenate([[0], np.cumsum(ordered)[:-1]])
+    fits = below + (n - np.arange(n)) * ordered <= budget
+    i = int(np.argmin(fits)) if not fits.all() else n
+    cap = (budget - int(below[i])) // (n - i)
+    return np.minimum(lengths, cap)
 
 
 def _documents_of(ptr: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -431,6 +456,9 @@ class BM25Index:
         np.cumsum(df, out=inv_ptr[1:])
         np.save(os.path.join(work, "inv_ptr.npy"), inv_ptr)
         docs_out = _NpyWriter(os.path.join(work, "inv_docs.npy"), np.uint32, total)
+        levels = self.profile_levels_ = _levels(n_docs)
+        ranks = (1 << np.arange(levels, dtype=np.int64)) - 1
+        profile_out = _NpyWriter(os.path.join(work, "inv_profile.npy"), np.float32, n_terms * levels)
         weights_out = _NpyWriter(os.path.join(work, "inv_weights.npy"), np.float32, total)
         start = 0
         while start < n_terms:
@@ -457,8 +485,16 @@ class BM25Index:
                 del sort_key
                 docs_out.write(docs[order])
                 weights_out.write(weights[order])
+                # The profile: each term's weight at ranks 0, 1, 3, 7, ... of its impact-ordered list (0 past its end).
+                local = inv_ptr[start:stop] - inv_ptr[start]
+                at = local[:, None] + ranks[None, :]
+                inside = ranks[None, :] < df[start:stop, None]
+                profile_out.write(np.where(inside, weights[order][np.minimum(at, len(order) - 1)], 0.0).ravel())
+            else:
+                profile_out.write(np.zeros((stop - start) * levels, dtype=np.float32))
             start = stop
         docs_out.close()
+        profile_out.close()
         weights_out.close()
         for base, _ in segments:
             for suffix in (".docs", ".counts", ".ptr"):
@@ -540,17 +576,35 @@ class BM25Index:
             if stop <= start:
                 continue
             docs = inv_docs[start:stop]
-            acc[docs] += values[i] * inv_weights[start:stop]  # a term lists a document once
+            acc[docs] += acc.dtype.type(values[i]) * inv_weights[start:stop]  # a term lists a document once
             touched.append(docs)
             read += stop - start
-        if read > len(acc) // 4:  # a large share of the index: a scan of the accumulator is cheaper
+        if read > len(acc) // 4 or read >= np.iinfo(stamp.dtype).max:  # a large share of the index: a scan of the accumulator is cheaper
             return np.flatnonzero(acc)
         if not touched:
             return np.zeros(0, dtype=np.int64)
         docs = np.concatenate(touched).astype(np.int64)
-        positions = np.arange(len(docs), dtype=np.int64)
+        positions = np.arange(len(docs), dtype=stamp.dtype)
         stamp[docs] = positions
         return docs[stamp[docs] == positions]
+
+    def _threshold_lengths(self, terms: np.ndarray, values: np.ndarray, df: np.ndarray) -> np.ndarray:
+        """How many postings of each term the first pass reads: every posting whose contribution ``q_t * weight``
+        is at least a threshold, the lowest that keeps the total within the budget (found on the terms'
+        profiles, so a list is read up to the profile point past the threshold)."""
+        if int(df.sum()) <= self.prefilter_budget:
+            return df
+        levels = self.profile_levels_
+        profile = self._array("inv_profile").reshape(-1, levels)[terms] * values[:, None]  # T x L, descending
+        level = np.arange(levels)
+        # Crossing profile point j of a term extends its read from 2**j - 1 to 2**(j+1) - 1 postings.
+        grow = np.minimum((2 << level)[None, :] - 1, df[:, None]) - np.minimum((1 << level)[None, :] - 1, df[:, None])
+        flat = profile.ravel()
+        live = flat > 0
+        order = np.flatnonzero(live)[np.lexsort((np.broadcast_to(level, profile.shape).ravel()[live], -flat[live]))]
+        within = np.cumsum(grow.ravel()[order]) <= self.prefilter_budget
+        taken = np.bincount(order[within] // levels, minlength=len(terms))
+        return np.minimum((1 << taken) - 1, df)
 
     def _exact_scores(self, terms: np.ndarray, values: np.ndarray, docs: np.ndarray,
                       dense_query: np.ndarray) -> np.ndarray:
@@ -572,7 +626,7 @@ class BM25Index:
         i.e. score 0). Exhaustive: meant for small indexes and checks."""
         queries = self.query_matrix(token_lists, weights)
         acc = np.zeros(self.n_docs_, dtype=np.float64)
-        stamp = np.zeros(self.n_docs_, dtype=np.int64)
+        stamp = np.zeros(self.n_docs_, dtype=np.int32)
         rows, cols, data = [], [], []
         for row in range(queries.shape[0]):
             sl = slice(queries.indptr[row], queries.indptr[row + 1])
@@ -619,9 +673,15 @@ class BM25Index:
         indices = np.full((n_queries, k), -1, dtype=np.int64)
         best = np.full((n_queries, k), -np.inf, dtype=np.float64)
         if self._scratch is None:  # zero between queries: every query resets what it touched
-            self._scratch = (np.zeros(self.n_docs_, dtype=np.float64), np.zeros(self.n_docs_, dtype=np.int64),
-                             np.zeros(len(self.vocabulary_), dtype=np.float64))
-        acc, stamp, dense_query = self._scratch
+            self._scratch = {"stamp": np.zeros(self.n_docs_, dtype=np.int32),
+                             "dense_query": np.zeros(len(self.vocabulary_), dtype=np.float64)}
+        scratch = self._scratch
+        # The exhaustive search sums exact float64 scores; a first pass only ranks candidates (float32 is enough
+        # and halves the memory it scatters into).
+        kind = np.float64 if self.prefilter is None else np.float32
+        if kind not in scratch:
+            scratch[kind] = np.zeros(self.n_docs_, dtype=kind)
+        acc, stamp, dense_query = scratch[kind], scratch["stamp"], scratch["dense_query"]
         df = self.document_frequency_
         for row in range(n_queries):  # one step per query; the work inside is vectorised over postings
             if row and row % UNMAP_EVERY == 0:
@@ -637,8 +697,10 @@ class BM25Index:
                 order = self._first_pass_order(terms, values)[:self.prefilter_terms]
                 lengths = df[terms[order]]
                 if self.prefilter_budget is not None:
-                    spent = np.cumsum(lengths) - lengths
-                    lengths = np.clip(self.prefilter_budget - spent, 0, lengths)
+                    if SHARE_MODE == "threshold":
+                        lengths = self._threshold_lengths(terms[order], values[order], lengths)
+                    else:
+                        lengths = _share(lengths, self.prefilter_budget)
                 docs = self._accumulate(terms[order], values[order], lengths, acc, stamp)
                 keep = max(k, self.prefilter)
             scores = acc[docs]
@@ -682,6 +744,7 @@ class BM25Index:
         writer.write_json(f"{prefix}.json", {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "params": self.get_params(),
             "n_docs": self.n_docs_, "n_postings": self.n_postings_, "avg_doc_length": self.avg_doc_length_,
+            "profile_levels": self.profile_levels_,
             "vocabulary": self.vocabulary_,
         })
         writer.write_arrays(f"{prefix}.npz", idf=self.idf_, doc_length=self.doc_length_,
@@ -722,7 +785,10 @@ class BM25Index:
             raise ModelFormatError(f"{reader.directory}/{prefix}.npz: idf/doc_length do not match the vocabulary "
                                    "and document count")
         directory = os.path.dirname(reader.path(f"{prefix}_inv_ptr.npy"))
-        expected = {"inv_ptr": n_terms + 1, "fwd_ptr": n_docs + 1}
+        levels = reader.require(meta, "profile_levels", name)
+        if levels != _levels(n_docs):
+            raise ModelFormatError(f"{where}: 'profile_levels' does not match the document count")
+        expected = {"inv_ptr": n_terms + 1, "fwd_ptr": n_docs + 1, "inv_profile": n_terms * levels}
         for key, dtype in INDEX_FILES.items():
             file = f"{prefix}_{key}.npy"
             path = reader.path(file)
@@ -740,6 +806,7 @@ class BM25Index:
             raise ModelFormatError(f"{where}: the vocabulary has repeated terms")
         index.n_docs_ = n_docs
         index.n_postings_ = n_postings
+        index.profile_levels_ = levels
         index.avg_doc_length_ = float(reader.require(meta, "avg_doc_length", name))
         index.idf_ = arrays["idf"].astype(np.float64)
         index.doc_length_ = arrays["doc_length"].astype(np.float64)

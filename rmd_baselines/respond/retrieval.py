@@ -191,10 +191,11 @@ class RetrievalResponder:
         pairs = [context_terms(c, tokenize, self.max_ngram, self.recent_weight, self.turn_decay) for c in contexts]
         return [terms for terms, _ in pairs], [weights for _, weights in pairs]
 
-    def term_batches(self, contexts: Sequence[str], batch_size: int = 2_000):
-        """`terms` of consecutive batches of contexts, so that only one batch of token lists is in memory."""
-        if self.unit == "char":
-            batch_size *= 10  # no Python token lists: larger batches cost little memory
+    def term_batches(self, contexts: Sequence[str], batch_size: int | None = None):
+        """`terms` of consecutive batches of contexts, so that only one batch of token lists is in memory (with
+        char units, `char_term_batch`: the same terms as integer keys, without Python token lists)."""
+        if batch_size is None:
+            batch_size = 5_000 if self.unit == "char" else 2_000
         starts = range(0, len(contexts), batch_size)
         for start in progress.progress(starts, "indexing contexts", length=len(starts)):
             if self.unit == "char":

@@ -174,7 +174,7 @@ def sample_index():
 def test_the_two_pass_search_equals_exhaustive_search_when_its_budget_covers_every_posting(sample_index):
     index, (terms, weights) = sample_index
     exact_docs, exact_scores = index.top_k(terms, 5, weights)
-    index_all = BM25Index(prefilter=5, prefilter_terms=10_000, prefilter_budget=None)
+    index_all = BM25Index(prefilter=20, prefilter_terms=10_000, prefilter_budget=None)
     index_all.__dict__.update({k: v for k, v in index.__dict__.items() if k.endswith("_") or k.startswith("_")})
     docs, scores = index_all.top_k(terms, 5, weights)
     np.testing.assert_array_equal(docs, exact_docs)
