@@ -48,7 +48,7 @@ What the budget buys (``benchmarks/bench_respond.py --scale-data``, synthetic co
 311,651 contexts, 1,000 test contexts, P = 256): the best context equals the exhaustive search's for 97.5 % of
 queries with a budget of 80,000 postings, 97.9 % with 120,000 and 98.4 % with 160,000 (the default); with the
 same budget, a larger index spreads each list's postings over more documents, so agreement falls slowly with the
-index size while the cost per query stays flat. Stop-character postings are kept (no static pruning): the
+index size while the cost per query stays flat (at 31,000 contexts 20,000 postings give 98.6 %). Stop-character postings are kept (no static pruning): the
 exhaustive search and the exact second pass need them, and the first pass never reads them anyway.
 """
 
@@ -556,7 +556,7 @@ class BM25Index:
             acc[docs] += acc.dtype.type(values[i]) * inv_weights[start:stop]  # a term lists a document once
             touched.append(docs)
             read += stop - start
-        if read > len(acc) // 4 or read >= np.iinfo(stamp.dtype).max:  # a large share of the index: a scan of the accumulator is cheaper
+        if lengths is None and (read > len(acc) // 4 or read >= np.iinfo(stamp.dtype).max):  # a large share of the index: a scan of the accumulator is cheaper
             return np.flatnonzero(acc)
         if not touched:
             return np.zeros(0, dtype=np.int64)
