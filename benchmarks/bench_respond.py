@@ -301,7 +301,8 @@ def scale_child(data: str, queries: int, exact: int) -> dict:
     responder = RetrievalResponder()
     start, cpu = time.perf_counter(), time.process_time()
     index = responder._index_template().fit_batches(responder.term_batches(contexts))
-    out.update(build_seconds=round(time.perf_counter() - start, 1), build_cpu_seconds=round(time.process_time() - cpu, 1),
+    out.update(build_seconds=round(time.perf_counter() - start, 1),
+               build_cpu_seconds=round(time.process_time() - cpu, 1),
                postings=index.n_postings_, vocabulary=len(index.vocabulary_),
                index_bytes=sum(os.path.getsize(index._path(name)) for name in
                                ("inv_ptr", "inv_docs", "inv_weights", "fwd_ptr", "fwd_terms", "fwd_weights")),
@@ -480,16 +481,17 @@ def render(results: dict) -> str:
         out += [f"## Retrieval at scale ({scale['contexts']:,} train contexts of {scale['dialogues']:,} dialogues, "
                 f"{scale['queries']:,} test contexts as queries, top {TOP}, one process)", "",
                 f"Corpus `{scale['data']}`. Index: {scale['postings']:,} postings, {scale['vocabulary']:,} terms, "
-                f"{scale['index_bytes'] / 2**20:,.0f} MiB on disk (memory-mapped), built in {scale['build_seconds']:.0f} s "
-                f"({scale['build_cpu_seconds']:.0f} CPU s). Search (defaults {scale['params']}): "
-                f"{scale['queries_per_second']:.0f} queries/s ({scale['queries_per_cpu_second']:.0f} per CPU second), "
-                f"tokenization included. Exhaustive BM25: {scale.get('exact_queries_per_second', 0):.1f} queries/s.", "",
-                f"Agreement with exhaustive BM25 on {match.get('queries_compared', 0):,} queries: the same best context "
-                f"for {match.get('top1_agreement', 0):.1%}, recall of the exact top {TOP} "
+                f"{scale['index_bytes'] / 2**20:,.0f} MiB on disk (memory-mapped), built in "
+                f"{scale['build_seconds']:.0f} s ({scale['build_cpu_seconds']:.0f} CPU s). "
+                f"Search (defaults {scale['params']}): {scale['queries_per_second']:.0f} queries/s "
+                f"({scale['queries_per_cpu_second']:.0f} per CPU second), tokenization included. "
+                f"Exhaustive BM25: {scale.get('exact_queries_per_second', 0):.1f} queries/s.", "",
+                f"Agreement with exhaustive BM25 on {match.get('queries_compared', 0):,} queries: the same best "
+                f"context for {match.get('top1_agreement', 0):.1%}, recall of the exact top {TOP} "
                 f"{match.get('recall_at_k', 0):.3f}.", "",
-                f"Peak resident memory: {scale['peak_after_split_mib']:,.0f} MiB after reading and splitting the corpus, "
-                f"{scale['peak_after_build_mib']:,.0f} MiB after building, {scale['peak_rss_mib']:,.0f} MiB at the end "
-                f"(load average {scale['load_average']}).", ""]
+                f"Peak resident memory: {scale['peak_after_split_mib']:,.0f} MiB after reading and splitting the "
+                f"corpus, {scale['peak_after_build_mib']:,.0f} MiB after building, {scale['peak_rss_mib']:,.0f} MiB "
+                f"at the end (load average {scale['load_average']}).", ""]
     training = results.get("ngram_training")
     if training:
         out += [f"n-gram (order 5, char) training on {training['corpus']} ({training['train_instances']} instances): "

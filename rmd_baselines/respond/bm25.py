@@ -268,7 +268,8 @@ class BM25Index:
     """
 
     def __init__(self, k1: float = 1.5, b: float = 0.75, idf: str = "lucene", prefilter: int | None = None,
-                 prefilter_terms: int = 32, prefilter_max_df: float = 0.05, prefilter_budget: int | None = DEFAULT_BUDGET):
+                 prefilter_terms: int = 32, prefilter_max_df: float = 0.05,
+                 prefilter_budget: int | None = DEFAULT_BUDGET):
         self.k1 = k1
         self.b = b
         self.idf = idf
@@ -557,7 +558,8 @@ class BM25Index:
             acc[docs] += acc.dtype.type(values[i]) * inv_weights[start:stop]  # a term lists a document once
             touched.append(docs)
             read += stop - start
-        if lengths is None and (read > len(acc) // 4 or read >= np.iinfo(stamp.dtype).max):  # a large share of the index: a scan of the accumulator is cheaper
+        # Exhaustive search over a large share of the index: a scan of the accumulator is cheaper.
+        if lengths is None and (read > len(acc) // 4 or read >= np.iinfo(stamp.dtype).max):
             return np.flatnonzero(acc)
         if not touched:
             return np.zeros(0, dtype=np.int64)
