@@ -213,11 +213,12 @@ class RetrievalResponder:
         contexts = [instance.context for instance in instances]
         self.index_ = self._index_template().fit_batches(self.term_batches(contexts))
         # Responses that differ only in whitespace are one response (the first spelling is kept).
-        response_number: dict[str, int] = {}
+        response_number: dict[bytes, int] = {}
         self.responses_ = []
         numbers = []
         for instance in instances:
-            key = "".join(instance.response.split())
+            # A 16-byte digest instead of a second copy of every response keeps a large corpus's dict small.
+            key = hashlib.blake2b("".join(instance.response.split()).encode("utf-8"), digest_size=16).digest()
             if key not in response_number:
                 response_number[key] = len(self.responses_)
                 self.responses_.append(instance.response)
