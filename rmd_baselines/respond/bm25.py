@@ -683,14 +683,17 @@ class BM25Index:
         (0 where a document lacks the term)."""
         self._check_fitted()
         term_ids = np.asarray(term_ids, dtype=np.int64)
+        docs = np.asarray(docs, dtype=np.int64)
         out = np.zeros((len(term_ids), len(docs)), dtype=np.float32)
         fwd_ptr, fwd_terms, fwd_weights = self._array("fwd_ptr"), self._array("fwd_terms"), self._array("fwd_weights")
-        for column, doc in enumerate(np.asarray(docs, dtype=np.int64).tolist()):
-            row_terms = np.asarray(fwd_terms[fwd_ptr[doc]:fwd_ptr[doc + 1]], dtype=np.int64)
-            row_weights = fwd_weights[fwd_ptr[doc]:fwd_ptr[doc + 1]]
-            where = np.clip(np.searchsorted(row_terms, term_ids), 0, max(len(row_terms) - 1, 0))
-            found = (row_terms[where] == term_ids) if len(row_terms) else np.zeros(len(term_ids), dtype=bool)
-            out[found, column] = row_weights[where[found]]
+        starts, lengths = fwd_ptr[docs], fwd_ptr[docs + 1] - fwd_ptr[docs]
+        positions = _ranges(starts, lengths)
+        columns = np.repeat(np.arange(len(docs)), lengths)
+        row_terms = fwd_terms[positions].astype(np.int64)
+        order = np.argsort(term_ids, kind="stable")
+        where = np.minimum(np.searchsorted(term_ids[order], row_terms), max(len(term_ids) - 1, 0))
+        found = (term_ids[order][where] == row_terms) if len(term_ids) else np.zeros(len(row_terms), dtype=bool)
+        out[order[where[found]], columns[found]] = fwd_weights[positions[found]]
         self._unmap()
         return out
 
