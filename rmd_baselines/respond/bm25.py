@@ -78,7 +78,7 @@ INDEX_FILES = {"inv_ptr": np.int64, "inv_docs": np.uint32, "inv_weights": np.flo
 SEGMENT_POSTINGS = 4_000_000   # postings buffered in memory before a sorted segment is written
 MERGE_POSTINGS = 4_000_000     # postings merged at once (one slice of the vocabulary)
 CHUNK = 4_000_000              # elements per chunk when streaming arrays
-UNMAP_EVERY = 256            # queries between re-mappings of the index (bounds the mapped pages a batch keeps)
+UNMAP_EVERY = 64             # queries between re-mappings of the index (bounds the mapped pages a batch keeps)
 DEFAULT_BUDGET = 160_000     # postings read by the first pass of a two-pass search, per query
 MAX_DOCS = np.iinfo(np.uint32).max
 
