@@ -1,19 +1,30 @@
-"""How the cost of the default baselines grows with corpus size, on synthetic RealMedDial-shaped corpora.
+"""How the default baselines cost and score as the corpus grows, up to MedDialog-CN size (issue 11), measured --
+never projected -- on synthetic RealMedDial-shaped corpora (``rmd-baseline data synth --seed 0``, cached in
+``--work``).
 
-For each size (default 10,000, 100,000 and 1,000,000 dialogues; generated once with ``rmd-baseline data synth``,
-seed 0, cached in ``benchmarks/work/``) and each task -- department routing, doctor recommendation, retrieval of a
-response -- a fresh child process reads the corpus, builds the protocol's split, trains the default model and
-answers the test split (classification: every test record; retrieval: up to --queries test contexts, batched). We
-record wall seconds per step, records or queries per second, and the child's peak resident memory (its own rusage
-from ``os.wait4``; it includes the corpus held in memory).
+Every cell is one fresh process of the command a user would type, measured on its own (wall seconds, CPU seconds =
+user + sys, and peak resident memory, from ``os.wait4``):
 
-A (task, size) run whose time or memory, extrapolated linearly from the previous size, would exceed --max-seconds
-or --max-memory-gib is not started; the table says so and gives the projection instead of a number.
+* ``route`` / ``recommend``: ``rmd-baseline train TASK --data CORPUS --min-count 2 --seed 0`` (reading and splitting
+  included, the scale mode chosen by the tool), then ``rmd-baseline evaluate model`` on the whole test split;
+* ``retrieval``: ``train respond --model retrieval`` (the index), then ``evaluate model --max-test Q`` (Q test
+  contexts answered, default 2,000; queries/s from that command's answer stage);
+* ``lm``: ``train respond --model ngram --order 5`` (the char Kneser-Ney model of the train responses), then
+  ``evaluate model --max-test Q`` (perplexity on Q test instances).
 
-Writes ``benchmarks/results/scale.json`` and ``scale.md`` (with a log-log plot, ``scale.png``, when matplotlib is
-installed: ``pip install -e .[plot]``).
+The peers of issue 11's table (``scale_references.py``: scikit-learn TF-IDF + LinearSVC, fastText, hashed SGD)
+route the same split at the ``--reference-sizes``, in the same run. Sizes above ``--max-dialogues`` (default
+1,000,000) are left out, so the 3.4M row runs only with ``--max-dialogues 3400000``; ``--merge`` keeps the cells
+of the committed results that this run did not measure (each cell carries the date of its run), so a long row can be
+measured once and the shorter ones refreshed. ``--targets`` checks issue 11's targets against the measured cells
+(a cell that was not measured counts as missed).
 
-    python benchmarks/bench_scale.py [--sizes 10000 100000 1000000] [--tasks route recommend retrieval]
+Writes ``benchmarks/results/scale.json``, ``scale.md``, the plot ``scale.png`` (matplotlib, ``.[plot]``) and the
+table between the ``scale-table`` markers of README's "Large corpora" section.
+
+    python benchmarks/bench_scale.py [--sizes 10000 100000 1000000 3400000] [--max-dialogues 1000000]
+        [--tasks route recommend retrieval lm] [--references sklearn fasttext sgd] [--reference-sizes 100000 1000000]
+        [--queries 2000] [--work DIR] [--merge]
 """
 
 from __future__ import annotations
@@ -23,150 +34,309 @@ import datetime
 import json
 import os
 import platform
-import subprocess
+import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-WORK = ROOT / "benchmarks" / "work"
+from benchmarks.timing import run_child
+
 RESULTS = ROOT / "benchmarks" / "results"
-TASKS = ("route", "recommend", "retrieval")
-SIZES = (10_000, 100_000, 1_000_000)
+TASKS = ("route", "recommend", "retrieval", "lm")
+MEMORY_TASKS = ("route-memory", "recommend-memory")  # the in-memory mode forced, for the comparisons at 100k
+SIZES = (10_000, 100_000, 1_000_000, 3_400_000)
+REFERENCES = ("sklearn", "fasttext", "sgd")
+CLI = [sys.executable, str(ROOT / "bin" / "rmd-baseline")]
+
+TRAIN_COMMANDS = {
+    "route": ["train", "route", "--min-count", "2"],
+    "recommend": ["train", "recommend", "--min-count", "2"],
+    "retrieval": ["train", "respond", "--model", "retrieval"],
+    "lm": ["train", "respond", "--model", "ngram", "--order", "5"],
+    "route-memory": ["train", "route", "--min-count", "2", "--scale", "memory"],
+    "recommend-memory": ["train", "recommend", "--min-count", "2", "--scale", "memory"],
+}
+
+# Issue 11's targets: size -> task -> limits. "cpu" and "wall" in seconds, memory in MiB; quality as named.
+TARGETS = {
+    100_000: {
+        "route": {"peak_mib": 1024, "macro_f1": 0.76, "macro_f1_within_0.005_of": "route-memory"},
+    },
+    1_000_000: {
+        "route": {"peak_mib": 1024, "cpu": 600, "macro_f1": 0.786, "accuracy": 0.836},
+        "recommend": {"peak_mib": 1536, "cpu": 900, "macro_f1_of": ("recommend-memory", 100_000)},
+        "retrieval": {"peak_mib": 4096, "queries_per_second": 300},
+        "lm": {"peak_mib": 4096, "wall": 15 * 60},
+    },
+    3_400_000: {
+        "route": {"peak_mib": 2048, "wall": 30 * 60},
+        "recommend": {"peak_mib": 3072, "wall": 45 * 60},
+        "retrieval": {"peak_mib": 8192, "queries_per_second": 100},
+        "lm": {"peak_mib": 8192, "wall": 45 * 60},
+    },
+}
 
 
-# ------------------------------------------------------------------------------------------------- child side
+def today() -> str:
+    return datetime.date.today().isoformat()
 
 
-def child(task: str, data: str, queries: int, seed: int) -> dict:
-    """Runs inside the measured process: read, split, train, predict; returns step timings."""
-    from rmd_baselines.corpus import load_dialogues
+def code_version() -> str:
+    """The commit measured (``+dirty`` with uncommitted changes), so that merged cells say what they measured."""
+    import subprocess
 
-    out: dict = {"task": task}
-    t0 = time.perf_counter()
-    dialogues, _ = load_dialogues(data)
-    out["read_seconds"] = time.perf_counter() - t0
-    out["dialogues"] = len(dialogues)
-    if task in ("route", "recommend"):
-        from rmd_baselines.classify import DEFAULT_MODELS, default_estimator, fit_on_data
-        from rmd_baselines.tasks import ClassificationSettings, build_classification_task
-
-        t0 = time.perf_counter()
-        split = build_classification_task(dialogues, ClassificationSettings(task, seed=seed))
-        del dialogues
-        out["split_seconds"] = time.perf_counter() - t0
-        out["train_records"], out["test_records"] = len(split.train_texts), len(split.test_texts)
-        out["classes"] = len(split.labels)
-        model = default_estimator(task, random_state=seed)
-        out["model"] = f"{type(model).__name__}, preset {DEFAULT_MODELS[task]} (the default)"
-        t0 = time.perf_counter()
-        fit_on_data(model, split)  # tokenizing included
-        out["train_seconds"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        predicted = model.predict(split.test_texts)
-        seconds = time.perf_counter() - t0
-        out["predict_per_second"] = len(split.test_texts) / seconds
-        out["accuracy"] = sum(p == g for p, g in zip(predicted, split.test_labels)) / len(split.test_labels)
-    else:
-        from rmd_baselines.respond.retrieval import RetrievalResponder
-        from rmd_baselines.tasks import GenerationSettings, build_generation_task
-
-        t0 = time.perf_counter()
-        data_split = build_generation_task(dialogues, GenerationSettings(seed=seed))
-        del dialogues
-        out["split_seconds"] = time.perf_counter() - t0
-        out["train_records"], out["test_records"] = len(data_split.train), len(data_split.test)
-        responder = RetrievalResponder()
-        out["model"] = "RetrievalResponder(defaults): BM25 over char uni+bigrams of the contexts"
-        t0 = time.perf_counter()
-        responder.fit(data_split.train)
-        out["train_seconds"] = time.perf_counter() - t0
-        contexts = [instance.context for instance in data_split.test[:queries]]
-        t0 = time.perf_counter()
-        responder.respond_many(contexts)
-        out["predict_per_second"] = len(contexts) / (time.perf_counter() - t0)
-        out["queries"] = len(contexts)
-    return out
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
 
 
-# ------------------------------------------------------------------------------------------------ parent side
-
-
-def corpus_path(size: int, seed: int) -> Path:
-    return WORK / f"synthetic-{size}-seed{seed}.jsonl.gz"
-
-
-def ensure_corpus(size: int, seed: int) -> Path:
-    path = corpus_path(size, seed)
+def ensure_corpus(work: Path, size: int, seed: int) -> Path:
+    path = work / f"synthetic-{size}-seed{seed}.jsonl.gz"
     if not path.is_file():
-        print(f"generating {size} synthetic dialogues -> {path}", flush=True)
-        subprocess.run([sys.executable, str(ROOT / "bin" / "rmd-baseline"), "data", "synth", "--dialogues",
-                        str(size), "--seed", str(seed), "--out", str(path), "--quiet"], check=True, cwd=ROOT)
+        print(f"generating {size:,} synthetic dialogues -> {path}", flush=True)
+        run_child([*CLI, "data", "synth", "--dialogues", str(size), "--seed", str(seed), "--out", str(path), "-q"])
     return path
 
 
-def measure(task: str, data: Path, queries: int, seed: int) -> dict:
-    """Run the child; its result plus wall time and peak RSS of the child alone."""
+def measured(command: list[str]) -> dict:
+    """One process: its cost and its ``--json`` output."""
+    result = run_child(command)
+    out = {"wall_seconds": round(result["wall_seconds"], 2), "cpu_seconds": round(result["cpu_seconds"], 2),
+           "peak_rss_mib": round(result["peak_rss_bytes"] / 2 ** 20, 1)}
+    stdout = result["stdout"].strip()
+    out["output"] = json.loads(stdout) if stdout else {}
+    return out
+
+
+def answer_seconds(stages: list[dict]) -> float | None:
+    """Seconds of the stage of ``evaluate model`` that answered the test contexts."""
+    for stage in stages or []:
+        name = str(stage.get("stage", "")).lower()
+        if any(word in name for word in ("answer", "respond", "predict", "generat")):
+            return float(stage["seconds"])
+    return None
+
+
+def run_task(task: str, corpus: Path, size: int, args, scratch: Path) -> dict:
+    model_dir = scratch / f"{task}-{size}"
+    train = measured([*CLI, *TRAIN_COMMANDS[task], "--data", str(corpus), "--seed", str(args.seed),
+                      "--out", str(model_dir), "--json", "-q"])
+    evaluate_command = [*CLI, "evaluate", "model", str(model_dir), "--json", "-q"]
+    if task in ("retrieval", "lm"):
+        evaluate_command += ["--max-test", str(args.queries), "--seed", str(args.seed)]
+    evaluation = measured(evaluate_command)
+    shutil.rmtree(model_dir, ignore_errors=True)
+    scores = evaluation.pop("output")
+    summary = train.pop("output")
+    cell = {"kind": "task", "task": task, "dialogues": size, "date": today(), "code": code_version(),
+            "model": summary.get("model") or summary.get("engine"), "scale": summary.get("scale"),
+            "train_records": summary.get("train_records"), "train": train, "evaluate": evaluation,
+            "train_stages": summary.get("stages", []), "evaluate_stages": scores.get("stages", []),
+            "test_records": scores.get("n") or scores.get("test_records")}
+    if task.split("-")[0] in ("route", "recommend"):
+        cell["quality"] = {key: scores[key] for key in ("macro_f1", "accuracy") if key in scores}
+    else:
+        cell["quality"] = {key: value for key, value in flat_scores(scores).items()
+                           if any(part in key.lower() for part in ("bleu", "perplexity", "dist", "nist", "meteor"))}
+        seconds = answer_seconds(cell["evaluate_stages"])
+        if seconds:
+            cell["queries"] = args.queries
+            cell["queries_per_second"] = round(args.queries / seconds, 1)
+    return cell
+
+
+def flat_scores(obj, prefix: str = "") -> dict:
+    """Numeric leaves of an ``evaluate`` JSON document, keyed by their path (``scores.BLEU-4`` and so on)."""
+    flat = {}
+    if isinstance(obj, dict):
+        if "score" in obj and isinstance(obj["score"], (int, float)) and "name" in obj:
+            return {f"{prefix}{obj['name']}": obj["score"]}
+        for key, value in obj.items():
+            if key in ("model", "settings", "data", "stages", "timings"):
+                continue
+            flat.update(flat_scores(value, f"{prefix}{key}."))
+    elif isinstance(obj, list):
+        for value in obj:
+            flat.update(flat_scores(value, prefix))
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        flat[prefix.rstrip(".")] = obj
+    return flat
+
+
+def run_reference(system: str, corpus: Path, size: int, args) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        result_path = handle.name
-    command = [sys.executable, __file__, "--child", task, "--data", str(data), "--queries", str(queries),
-               "--seed", str(seed), "--child-out", result_path]
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    stderr = proc.stderr.read().decode("utf-8", "replace")
-    proc.stderr.close()
-    wall = time.perf_counter() - started
+        out_path = handle.name
     try:
-        if status != 0:
-            return {"task": task, "error": stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {status}",
-                    "wall_seconds": wall}
-        with open(result_path, encoding="utf-8") as handle:
+        cost = measured([sys.executable, str(ROOT / "benchmarks" / "scale_references.py"), system, "--data",
+                         str(corpus), "--seed", str(args.seed), "--out", out_path])
+        cost.pop("output")
+        with open(out_path, encoding="utf-8") as handle:
             result = json.load(handle)
     finally:
-        os.unlink(result_path)
-    result["wall_seconds"] = wall
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
-    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
-    return result
+        os.unlink(out_path)
+    return {"kind": "reference", "task": "route", "system": system, "dialogues": size, "date": today(),
+            "code": code_version(),
+            "description": result["description"], "train_records": result["train_records"],
+            "test_records": result["test_records"], "process": cost, "stages": result["stages"],
+            "quality": {"macro_f1": result["macro_f1"], "accuracy": result["accuracy"]}}
 
 
-def projection(previous: dict | None, factor: float) -> tuple[float, float] | None:
-    if not previous or "error" in previous or "skipped" in previous:
-        return None
-    return previous["wall_seconds"] * factor, previous["peak_rss_mib"] * factor / 1024
+def cell_key(cell: dict) -> tuple:
+    return cell["kind"], cell.get("system") or cell["task"], cell["dialogues"]
+
+
+# ------------------------------------------------------------------------------------------------ targets
+
+
+def check_targets(cells: list[dict]) -> list[dict]:
+    rows = []
+    by_key = {cell_key(cell): cell for cell in cells}
+    for size, tasks in TARGETS.items():
+        for task, limits in tasks.items():
+            cell = by_key.get(("task", task, size))
+            for name, limit in limits.items():
+                row = {"dialogues": size, "task": task, "target": name, "limit": limit}
+                if cell is None:
+                    row.update(value=None, met=False)
+                    rows.append(row)
+                    continue
+                if name == "peak_mib":
+                    value = max(cell["train"]["peak_rss_mib"], cell["evaluate"]["peak_rss_mib"])
+                    met = value <= limit
+                elif name in ("cpu", "wall"):
+                    value = cell["train"][f"{name}_seconds"]
+                    met = value <= limit
+                elif name == "queries_per_second":
+                    value = cell.get("queries_per_second")
+                    met = value is not None and value >= limit
+                elif name.startswith("macro_f1_of") or name.startswith("macro_f1_within"):
+                    other_task, other_size = limit if isinstance(limit, tuple) else (limit, size)
+                    other = by_key.get(("task", other_task, other_size))
+                    slack = 0.005 if "within" in name else 0.0
+                    reference = other["quality"].get("macro_f1") if other else None
+                    value = cell["quality"].get("macro_f1")
+                    row["limit"] = None if reference is None else reference - slack
+                    row["target"] = (f"macro_f1 >= {other_task} at {other_size:,}"
+                                     + (f" - {slack}" if slack else ""))
+                    met = value is not None and reference is not None and value >= reference - slack
+                else:
+                    value = cell["quality"].get(name)
+                    met = value is not None and value >= limit
+                row.update(value=value, met=bool(met))
+                rows.append(row)
+    for row in rows:  # the keys run_all.py's target table reads
+        row.update(name=f"{row['task']} at {row['dialogues']:,}: {row['target']}", got=row["value"],
+                   wanted=row["limit"])
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (tuple, list)):
+        return " at ".join(fmt(part) for part in value)
+    return str(value)
 
 
 def render_markdown(report: dict, plot: str | None) -> str:
-    lines = ["# Scale: cost of the default baselines as the corpus grows", "",
-             f"Synthetic corpora from `rmd-baseline data synth` (seed {report['seed']}); each cell is one fresh child "
-             f"process: read the corpus, build the protocol's split, train the default model, answer the test split "
-             f"(retrieval: the first {report['queries']} test contexts, batched). Peak memory is the child's resident "
-             "set and includes the corpus held in memory. Machine: " + report["machine"] + ".", ""]
-    for task in report["tasks"]:
-        rows = [r for r in report["runs"] if r["task"] == task]
+    cells = report["cells"]
+    lines = ["# Scale: the default baselines up to MedDialog-CN size", "",
+             ("Measured, never projected: synthetic corpora from `rmd-baseline data synth --seed 0`; every cell is one "
+              "fresh process of the user's command (`train ...`, then `evaluate model ...`), with its wall and CPU "
+              "seconds (user + sys) and peak resident memory from `wait4`. Quality on the protocol's test split "
+              f"(generation: {report['queries']:,} test instances, `--max-test`). Machine: {report['machine']}. "
+              f"Command: `{report['command']}`; each cell names the date and commit it measured."), ""]
+    for task in TASKS + MEMORY_TASKS:
+        rows = sorted((c for c in cells if c["kind"] == "task" and c["task"] == task), key=lambda c: c["dialogues"])
         if not rows:
             continue
-        model = next((r.get("model") for r in rows if r.get("model")), "")
-        lines += [f"## {task}", "", f"Model: {model}", "",
-                  "| dialogues | train records | read s | split s | train s | predictions/s | peak memory MiB | wall s |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for r in rows:
-            if "skipped" in r:
-                lines.append(f"| {r['dialogues']:,} | — | — | — | — | — | — | not run: {r['skipped']} |")
-            elif "error" in r:
-                lines.append(f"| {r['dialogues']:,} | — | — | — | — | — | — | failed: {r['error']} |")
-            else:
-                lines.append(f"| {r['dialogues']:,} | {r['train_records']:,} | {r['read_seconds']:.1f} | "
-                             f"{r['split_seconds']:.1f} | {r['train_seconds']:.1f} | {r['predict_per_second']:,.0f} | "
-                             f"{r['peak_rss_mib']:,.0f} | {r['wall_seconds']:.1f} |")
+        quality_keys = sorted({k for c in rows for k in c["quality"]})[:4]
+        lines += [f"## {task}", "",
+                  "| dialogues | model | scale | train records | train CPU s | train wall s | train peak MiB | "
+                  "evaluate wall s | evaluate peak MiB | q/s | " + " | ".join(quality_keys) + " | measured |",
+                  "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(quality_keys) + "---|"]
+        for c in rows:
+            quality = " | ".join(fmt(c["quality"].get(k), 3) for k in quality_keys)
+            lines.append(f"| {c['dialogues']:,} | {c.get('model') or '—'} | {c.get('scale') or '—'} | "
+                         f"{fmt(c.get('train_records'))} | {fmt(c['train']['cpu_seconds'])} | "
+                         f"{fmt(c['train']['wall_seconds'])} | {fmt(c['train']['peak_rss_mib'], 0)} | "
+                         f"{fmt(c['evaluate']['wall_seconds'])} | {fmt(c['evaluate']['peak_rss_mib'], 0)} | "
+                         f"{fmt(c.get('queries_per_second'), 0)} | {quality} | {c['date']}, {c.get('code', '?')} |")
+        stage_rows = [c for c in rows if c.get("train_stages")]
+        if stage_rows:
+            lines += ["", "Stages of training (seconds / CPU seconds / peak MiB so far):", ""]
+            for c in stage_rows:
+                parts = [f"{s['stage']} {fmt(s.get('seconds'))}/{fmt(s.get('cpu_seconds'))}/"
+                         f"{fmt(s.get('peak_rss_mib'), 0)}" for s in c["train_stages"]]
+                lines.append(f"- {c['dialogues']:,}: " + "; ".join(parts))
         lines.append("")
+    refs = sorted((c for c in cells if c["kind"] == "reference"), key=lambda c: (c["dialogues"], c["system"]))
+    if refs:
+        lines += ["## Peers (routing, same split and view, one process each)", "",
+                  "| dialogues | system | macro-F1 | acc | CPU s (process) | fit CPU s | peak MiB | wall s | measured |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
+        for c in refs:
+            fit = next((s["cpu_seconds"] for s in c["stages"] if s["stage"] == "fit"), None)
+            lines.append(f"| {c['dialogues']:,} | {c['description']} | {c['quality']['macro_f1']:.3f} | "
+                         f"{c['quality']['accuracy']:.3f} | {fmt(c['process']['cpu_seconds'])} | {fmt(fit)} | "
+                         f"{fmt(c['process']['peak_rss_mib'], 0)} | {fmt(c['process']['wall_seconds'])} | "
+                         f"{c['date']}, {c.get('code', '?')} |")
+        lines.append("")
+    lines += ["## Issue 11's targets", "", "| dialogues | task | target | limit | measured | met |",
+              "|---:|---|---|---:|---:|---|"]
+    for row in report["targets"]:
+        value = "not measured" if row["value"] is None else fmt(row["value"], 3 if row["value"] < 10 else 1)
+        lines.append(f"| {row['dialogues']:,} | {row['task']} | {row['target']} | {fmt(row['limit'], 3)} | {value} | "
+                     f"{'yes' if row['met'] else 'NO'} |")
+    lines.append("")
     if plot:
-        lines += [f"![train time and peak memory against corpus size]({plot})", ""]
+        lines += [f"![train CPU seconds and peak memory against corpus size]({plot})", ""]
     return "\n".join(lines)
+
+
+def readme_table(report: dict) -> str:
+    """The compact table of README's "Large corpora" section: what each task needed at each measured size."""
+    lines = ["| task | dialogues | peak memory | train CPU s | train wall s | quality | measured |",
+             "|---|---:|---:|---:|---:|---|---|"]
+    for task in TASKS:
+        for c in sorted((c for c in report["cells"] if c["kind"] == "task" and c["task"] == task),
+                        key=lambda c: c["dialogues"]):
+            peak = max(c["train"]["peak_rss_mib"], c["evaluate"]["peak_rss_mib"])
+            quality = ", ".join(f"{key} {value:.3f}" for key, value in sorted(c["quality"].items())[:3])
+            if c.get("queries_per_second"):
+                quality += f"; {c['queries_per_second']:,.0f} queries/s"
+            lines.append(f"| {task} | {c['dialogues']:,} | {peak / 1024:.2f} GiB | {fmt(c['train']['cpu_seconds'], 0)} | "
+                         f"{fmt(c['train']['wall_seconds'], 0)} | {quality} | {c['date']} |")
+    return "\n".join(lines)
+
+
+def update_readme(table: str) -> None:
+    """Replace the block between README's scale-table markers (written by this script only)."""
+    path = ROOT / "README.md"
+    text = path.read_text("utf-8")
+    start, end = "<!-- scale-table:start -->", "<!-- scale-table:end -->"
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    from rmd_baselines.corpus import write_text
+
+    write_text(path, f"{head}{start}\n{table}\n{end}{tail}")
 
 
 def write_plot(report: dict, path: Path) -> str | None:
@@ -178,19 +348,30 @@ def write_plot(report: dict, path: Path) -> str | None:
     except ImportError:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for task in report["tasks"]:
-        rows = [r for r in report["runs"] if r["task"] == task and "train_seconds" in r]
+    for task in TASKS:
+        rows = sorted((c for c in report["cells"] if c["kind"] == "task" and c["task"] == task),
+                      key=lambda c: c["dialogues"])
         if rows:
-            sizes = [r["dialogues"] for r in rows]
-            left.plot(sizes, [r["train_seconds"] for r in rows], marker="o", label=task)
-            right.plot(sizes, [r["peak_rss_mib"] for r in rows], marker="o", label=task)
-    for axis, title in ((left, "train seconds"), (right, "peak memory (MiB)")):
+            sizes = [c["dialogues"] for c in rows]
+            left.plot(sizes, [c["train"]["cpu_seconds"] for c in rows], marker="o", label=task)
+            right.plot(sizes, [max(c["train"]["peak_rss_mib"], c["evaluate"]["peak_rss_mib"]) for c in rows],
+                       marker="o", label=task)
+    for system in REFERENCES:
+        rows = sorted((c for c in report["cells"] if c["kind"] == "reference" and c["system"] == system),
+                      key=lambda c: c["dialogues"])
+        if rows:
+            sizes = [c["dialogues"] for c in rows]
+            left.plot(sizes, [c["process"]["cpu_seconds"] for c in rows], linestyle=":", marker="x",
+                      label=f"peer: {system} (route)")
+            right.plot(sizes, [c["process"]["peak_rss_mib"] for c in rows], linestyle=":", marker="x",
+                       label=f"peer: {system} (route)")
+    for axis, title in ((left, "train CPU seconds"), (right, "peak memory (MiB)")):
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xlabel("dialogues")
         axis.set_title(title)
         axis.grid(True, which="both", alpha=0.3)
-        axis.legend()
+        axis.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
@@ -210,51 +391,55 @@ def machine() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
+    parser.add_argument("--max-dialogues", type=int, default=1_000_000,
+                        help="Leave out sizes above this (the 3.4M row: --max-dialogues 3400000).")
     parser.add_argument("--tasks", nargs="*", choices=TASKS, default=list(TASKS))
-    parser.add_argument("--queries", type=int, default=2000, help="Retrieval queries answered per size.")
+    parser.add_argument("--memory-sizes", type=int, nargs="*", default=[100_000],
+                        help="Sizes at which route and recommend are also trained with --scale memory.")
+    parser.add_argument("--references", nargs="*", choices=REFERENCES, default=list(REFERENCES))
+    parser.add_argument("--reference-sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=2000, help="Test instances answered by the responders.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-seconds", type=float, default=600.0,
-                        help="Do not start a run projected to take longer than this.")
-    parser.add_argument("--max-memory-gib", type=float, default=16.0,
-                        help="Do not start a run projected to need more memory than this.")
+    parser.add_argument("--work", default=str(ROOT / "benchmarks" / "work"), help="Where the corpora are cached.")
+    parser.add_argument("--merge", action="store_true",
+                        help="Keep the committed cells that this run does not measure.")
     parser.add_argument("--shared-data", default=None, help="Accepted for run_all.py; this benchmark needs none.")
-    parser.add_argument("--child", choices=TASKS, help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
-    parser.add_argument("--child-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        result = child(args.child, args.data, args.queries, args.seed)
-        with open(args.child_out, "w", encoding="utf-8") as out:
-            json.dump(result, out)
-        return 0
 
-    WORK.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    report = {"seed": args.seed, "queries": args.queries, "tasks": args.tasks, "machine": machine(),
-              "date": datetime.date.today().isoformat(), "command": " ".join(["python", *sys.argv]), "runs": []}
-    previous: dict[str, dict] = {}
-    last_size: dict[str, int] = {}
-    for size in sorted(args.sizes):
-        data = None  # generated only when some task at this size is run
-        for task in args.tasks:
-            projected = projection(previous.get(task), size / last_size[task]) if task in last_size else None
-            if projected and (projected[0] > args.max_seconds or projected[1] > args.max_memory_gib):
-                result = {"task": task, "dialogues": size,
-                          "skipped": f"projected {projected[0]:.0f} s and {projected[1]:.1f} GiB from the previous "
-                                     f"size (limits {args.max_seconds:.0f} s, {args.max_memory_gib:.0f} GiB)"}
-            else:
-                data = data or ensure_corpus(size, args.seed)
-                print(f"{task} at {size} dialogues ...", flush=True)
-                result = measure(task, data, args.queries, args.seed)
-                result.setdefault("dialogues", size)
-            report["runs"].append(result)
-            previous[task], last_size[task] = result, size
-            print(json.dumps(result, ensure_ascii=False), flush=True)
+    sizes = sorted(size for size in set(args.sizes) if size <= args.max_dialogues)
+    cells: list[dict] = []
+    with tempfile.TemporaryDirectory(dir=work) as scratch:
+        for size in sizes:
+            corpus = ensure_corpus(work, size, args.seed)
+            tasks = list(args.tasks) + [f"{task}-memory" for task in ("route", "recommend")
+                                        if task in args.tasks and size in args.memory_sizes]
+            for task in tasks:
+                print(f"{task} at {size:,} dialogues ...", flush=True)
+                cells.append(run_task(task, corpus, size, args, Path(scratch)))
+                print(json.dumps(cells[-1], ensure_ascii=False), flush=True)
+            if size in args.reference_sizes:
+                for system in args.references:
+                    print(f"peer {system} at {size:,} dialogues ...", flush=True)
+                    cells.append(run_reference(system, corpus, size, args))
+                    print(json.dumps(cells[-1], ensure_ascii=False), flush=True)
+    if args.merge and (RESULTS / "scale.json").is_file():
+        measured_now = {cell_key(cell) for cell in cells}
+        with open(RESULTS / "scale.json", encoding="utf-8") as handle:
+            earlier = json.load(handle).get("cells", [])
+        cells = [cell for cell in earlier if cell_key(cell) not in measured_now] + cells
+    cells.sort(key=lambda c: (c["kind"], c.get("system") or c["task"], c["dialogues"]))
+    report = {"seed": args.seed, "queries": args.queries, "machine": machine(), "date": today(),
+              "command": " ".join(["python", "benchmarks/bench_scale.py", *sys.argv[1:]]), "cells": cells}
+    report["targets"] = check_targets(cells)
     plot = write_plot(report, RESULTS / "scale.png")
     from rmd_baselines.corpus import write_json, write_text
 
     write_json(RESULTS / "scale.json", report)
     write_text(RESULTS / "scale.md", render_markdown(report, plot))
+    update_readme(readme_table(report))
     return 0
 
 

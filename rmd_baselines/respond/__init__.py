@@ -2,8 +2,9 @@
 retrieval and retrieve-and-rerank responders.
 
 Modules: `bm25` (the index), `retrieval` (nearest-context responder), `lm` and `ngram` (the language model and
-the generator), `rerank` and `tuning` (retrieve-and-rerank, weights tuned on the valid split), `model` (the
-`Reply`/`Responder` interface, typed contexts, the responder bundle on disk) and `evaluation` (`evaluate model`).
+the generator; `lm.counting` counts n-grams in bounded memory), `rerank` and `tuning` (retrieve-and-rerank,
+weights tuned on the valid split), `base` (the `Reply`/`Responder` interface the engines share), `model` (typed
+contexts, the responder bundle on disk, streamed n-gram training) and `evaluation` (`evaluate model`).
 """
 
 from .bm25 import BM25Index
@@ -18,6 +19,7 @@ from .model import (
     read_contexts,
     respond_all,
     save_responder,
+    train_ngram_streamed,
     train_responder,
 )
 from .ngram import NgramResponder
@@ -27,5 +29,5 @@ from .retrieval import RetrievalResponder
 __all__ = [
     "BM25Index", "DEFAULT_MODEL", "MODELS", "LoadedResponder", "NgramResponder", "RerankResponder", "Reply",
     "Responder", "RetrievalResponder", "load_responder", "parse_context", "read_contexts", "respond_all",
-    "save_responder", "train_responder",
+    "save_responder", "train_ngram_streamed", "train_responder",
 ]

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from dataclasses import dataclass
+from typing import Sequence
 
+from ..corpus.model import visible_text
 from ..errors import DataError, ModelFormatError, UsageError
 from ..persist import check_model_destination
 from ..tasks.generation import MAX_CONTEXT_CHARS, GenerationData, GenerationSettings, cut_context
+from .base import MAX_TOP_K, Reply, Responder, check_contexts, check_k  # noqa: F401 (re-exported: the engines' shared API)
 
 MODELS = ("retrieval", "ngram", "rerank")
 # The benchmark's best responder on the real corpora (benchmarks/results/respond.md).
@@ -29,37 +31,6 @@ DEFAULT_MODEL = "rerank"
 BUNDLE_FILE = "responder.json"
 BUNDLE_FORMAT = "rmd_baselines-responder"
 BUNDLE_FORMAT_VERSION = 1
-
-
-@dataclass
-class Reply:
-    """A responder's answer to one context: the response and the ranked candidates it was chosen from, each as
-    ``(text, score)`` (what the score means depends on the responder and is documented there)."""
-
-    response: str
-    candidates: list[tuple[str, float]] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {"response": self.response, "candidates": [[text, float(score)] for text, score in self.candidates]}
-
-
-@runtime_checkable
-class Responder(Protocol):
-    """The interface of every responder (scikit-learn style: hyper-parameters in ``__init__``, ``fit`` returns
-    self, fitted state in attributes ending in ``_``)."""
-
-    name: str
-
-    def fit(self, instances: Sequence, valid: Sequence | None = None) -> "Responder": ...
-
-    def respond(self, context: str, k: int = 1) -> Reply: ...
-
-    def respond_many(self, contexts: Sequence[str], k: int = 1) -> list[Reply]: ...
-
-    def save(self, writer) -> None: ...
-
-    @classmethod
-    def load(cls, reader) -> "Responder": ...
 
 
 # ----------------------------------------------------------------------------------------------- contexts
@@ -79,7 +50,7 @@ def parse_context(text: str, max_chars: int = MAX_CONTEXT_CHARS) -> str:
     """
     if not isinstance(text, str):
         raise DataError(f"context: expected text, got {type(text).__name__}")
-    turns: list[tuple[str | None, str]] = []
+    turns: list[tuple[str | None, list[str]]] = []
     for line in text.replace("\\n", "\n").split("\n"):
         match = _SPEAKER_TAG.match(line)
         speaker = None
@@ -87,35 +58,42 @@ def parse_context(text: str, max_chars: int = MAX_CONTEXT_CHARS) -> str:
             speaker = "doctor" if match.group(1).lower() in _DOCTOR_TAGS else "patient"
             line = line[match.end():]
         line = line.strip()
-        if not line:
+        if not visible_text(line):  # blank, or only control / zero-width characters
             continue
         if turns and speaker is not None and turns[-1][0] == speaker:
-            turns[-1] = (speaker, turns[-1][1] + " " + line)
+            turns[-1][1].append(line)  # joined once at the end: merging a long run stays linear
         else:
-            turns.append((speaker, line))
+            turns.append((speaker, [line]))
     if not turns:
-        raise DataError("context: empty context (no text after removing speaker tags and blank turns)")
-    return cut_context("\n".join(turn for _, turn in turns), max_chars)
+        raise DataError("context: empty context (no visible text after removing speaker tags and blank turns)")
+    return cut_context("\n".join(" ".join(lines) for _, lines in turns), max_chars)
 
 
 def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]:
     """Contexts (and departments) for a batch, from a file or ``-`` for standard input.
 
     The format is decided by the first non-blank line: if it starts with ``{`` the file is JSONL and every line
-    is an object with a ``context`` string (and optionally a ``department``); otherwise every non-blank line is
-    one context whose turns are separated by the two characters backslash-n (see `parse_context`).
+    is an object with a ``context`` string (and optionally a ``department``); otherwise every line is one context
+    whose turns are separated by the two characters backslash-n (see `parse_context`). Answer N is for line N:
+    a blank line before the last context is an error naming its line (blank lines at the end are ignored).
+    A ``.gz`` file is decompressed.
     """
     import json
     import sys
+    import zlib
+
+    from ..corpus.reader import open_binary
 
     source = "<stdin>" if os.fspath(path) == "-" else os.fspath(path)
     try:
         if source == "<stdin>":
             raw = sys.stdin.buffer.read()
         else:
-            with open(source, "rb") as handle:
+            with open_binary(source) as handle:
                 raw = handle.read()
-    except OSError as exc:
+    except (EOFError, zlib.error) as exc:
+        raise DataError(f"{source}: cannot read compressed file ({exc})") from None
+    except OSError as exc:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{source}: cannot read ({exc.strerror or exc})") from None
     try:
         text = raw.decode("utf-8-sig")
@@ -130,9 +108,11 @@ def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]
     contexts: list[str] = []
     departments: list[str | None] = []
     jsonl = first.lstrip().startswith("{")
-    for number, line in enumerate(lines, 1):
+    last = max(number for number, line in enumerate(lines, 1) if line.strip())
+    for number, line in enumerate(lines[:last], 1):
         if not line.strip():
-            continue
+            raise DataError(f"{source}:{number}: empty context (a blank line; every line is one context, and "
+                            "answer N is for line N)")
         department = None
         if jsonl:
             try:
@@ -153,27 +133,14 @@ def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]
     return contexts, departments
 
 
-def check_contexts(contexts: Sequence[str]) -> list[str]:
-    """The contexts as a list, or a `DataError` naming the first empty one."""
-    contexts = list(contexts)
-    for number, context in enumerate(contexts):
-        if not isinstance(context, str) or not context.strip():
-            raise DataError(f"context {number}: empty context")
-    return contexts
-
-
 def respond_all(responder: Responder, contexts: Sequence[str], departments: Sequence[str | None] | None = None,
                 k: int = 1) -> list[Reply]:
-    """``responder.respond_many`` for any responder, passing the contexts' departments to those that use them."""
+    """``responder.respond_many`` for any responder, passing the contexts' departments to those that use them.
+    ``k`` (candidates per answer) is at most `MAX_TOP_K`."""
+    check_k(k)
     if departments is not None and getattr(responder, "name", None) in ("retrieval", "rerank"):
         return responder.respond_many(contexts, k, departments)
     return responder.respond_many(contexts, k)
-
-
-def check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise UsageError(f"k must be a positive integer, got {k!r}")
-    return k
 
 
 # ----------------------------------------------------------------------------------------------- bundles
@@ -259,21 +226,78 @@ def save_responder(responder: Responder, directory: str | os.PathLike, settings:
         responder.save(writer)
 
 
+class SizedStream:
+    """An iterable read once that knows its length in advance (for progress bars); not a list, so consumers that
+    special-case lists (`NgramResponder.fit`) still stream it."""
+
+    def __init__(self, iterable, length: int):
+        self._iterable, self._length = iterable, length
+
+    def __iter__(self):
+        return iter(self._iterable)
+
+    def __len__(self) -> int:
+        return self._length
+
+
+def train_ngram_streamed(data_path: str | os.PathLike, order: int = 5, seed: int = 0, prune=None,
+                         settings: GenerationSettings | None = None, **params):
+    """Train an n-gram responder on the protocol's train split of a corpus file in bounded memory: the split is
+    decided from one scan (`tasks.generation.stream_generation_split`), the train part is read once and counted in
+    chunks, the valid part read once for its perplexity. The model equals `train_responder`'s for the same
+    corpus. Returns ``(responder, stream)`` (the `StreamedGenerationSplit`, for its counts)."""
+    from .. import progress
+    from ..tasks.generation import stream_generation_split
+    from .ngram import NgramResponder
+
+    settings = settings or GenerationSettings(seed=seed)
+    responder = NgramResponder(order=order, seed=seed, prune=prune, **params)
+    responder._check_params()
+    with progress.stage("splitting the corpus", name="split"):
+        stream = stream_generation_split(data_path, settings).check(os.fspath(data_path))
+    with progress.stage("training the n-gram model", name="train"):
+        # sized, so that the progress bar (on a terminal) shows counts and a time estimate
+        responder.fit(SizedStream(stream.iter_instances("train"), stream.count_instances("train")),
+                      valid=stream.iter_instances("valid"))
+    return responder, stream
+
+
 def train_to_directory(data_path: str | os.PathLike, out_dir: str | os.PathLike, model: str = DEFAULT_MODEL,
-                       order: int = 5, seed: int = 0) -> dict:
-    """Train a responder on a corpus and save it (what ``train respond`` does); returns a summary."""
+                       order: int = 5, seed: int = 0, prune=None) -> dict:
+    """Train a responder on a corpus and save it (what ``train respond`` does); returns a summary.
+
+    The n-gram responder is trained streamed (`train_ngram_streamed`: memory bounded by the model, not the
+    corpus), with optional count pruning (``prune``: `KneserNeyLM`'s thresholds); the retrieval and rerank
+    responders read the corpus into memory."""
     import time
 
     check_model_destination(out_dir)
     settings = GenerationSettings(seed=seed)
-    data = load_generation_data(data_path, settings)
-    started = time.perf_counter()
-    responder = train_responder(data_path, model=model, order=order, seed=seed, settings=settings, data=data)
-    seconds = time.perf_counter() - started
-    save_responder(responder, out_dir, settings, data_path, len(data.train), len(data.valid))
+    if prune is not None and model != "ngram":
+        raise UsageError(f"--prune applies to the n-gram responder (--model ngram), not to --model {model}")
+    if model == "ngram":
+        from .lm.kneser_ney import prune_thresholds
+
+        prune_thresholds(prune, order)  # refuse bad thresholds before reading the corpus
+        started = time.perf_counter()
+        responder, stream = train_ngram_streamed(data_path, order=order, seed=seed, prune=prune, settings=settings)
+        seconds = time.perf_counter() - started
+        counts = {part: stream.count_instances(part) for part in ("train", "valid", "test")}
+        split = stream.describe()
+    else:
+        data = load_generation_data(data_path, settings)
+        started = time.perf_counter()
+        responder = train_responder(data_path, model=model, order=order, seed=seed, settings=settings, data=data)
+        seconds = time.perf_counter() - started
+        counts = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
+        split = data.describe()
+    save_responder(responder, out_dir, settings, data_path, counts["train"], counts["valid"])
     summary = {"model": responder.name, "out": os.fspath(out_dir), "data": os.fspath(data_path),
-               "split": data.describe(), "train_instances": len(data.train), "valid_instances": len(data.valid),
-               "test_instances": len(data.test), "train_seconds": round(seconds, 3), "order": order, "seed": seed}
+               "split": split, "train_instances": counts["train"], "valid_instances": counts["valid"],
+               "test_instances": counts["test"], "train_seconds": round(seconds, 3), "order": order, "seed": seed}
+    if model == "ngram":
+        summary["prune"] = responder.lm_.prune_thresholds() and list(responder.lm_.prune_thresholds())
+        summary["ngram_counts"] = [len(table) for table in responder.lm_.tables_]
     weights = getattr(responder, "weights_", None)
     if weights is not None:
         summary["rerank_weights"] = weights
@@ -324,7 +348,13 @@ def load_responder(directory: str | os.PathLike) -> LoadedResponder:
         from .retrieval import RetrievalResponder as cls
     else:
         from .rerank import RerankResponder as cls
-    responder = cls.load(reader)
+    try:
+        responder = cls.load(reader)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+        # Files whose checksums match but whose content is not what the responder wrote (e.g. an array of
+        # another shape): still a refused model, not a crash.
+        raise ModelFormatError(f"{reader.directory}: malformed {model} responder files "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
     instances = meta.get("instances") if isinstance(meta.get("instances"), dict) else {}
     return LoadedResponder(responder=responder, model=model, settings=settings, data_path=source.get("path"),
                            data_sha256=source.get("sha256"), directory=reader.directory, instances=instances)

@@ -21,6 +21,11 @@ Randomness. Sampling for a context uses a generator seeded with ``(seed, sha256(
 the same response whichever batch it is in and in whatever order (`respond_many` equals calling `respond` on
 each context), and identical contexts get identical responses.
 
+Scale. ``fit`` takes any iterables of instances: a list of up to `IN_MEMORY_INSTANCES` is counted in memory,
+anything larger (or an iterator, e.g. `StreamedGenerationSplit.iter_instances`) is read once and counted in chunks
+by the language model (`lm.counting`; the same model), and the validation perplexity is scored in batches.
+``prune`` passes count-pruning thresholds to the language model (`KneserNeyLM`; ``train respond --prune``).
+
 Persistence: `save` writes ``ngram.json`` and the language model (``ngram_lm.arpa`` for kenlm, plus
 ``ngram_lm.json``/``ngram_lm.npz`` with the tables the sampler reads; kenlm's Python module cannot write its
 binary format, so the ARPA file is what we ship).
@@ -30,20 +35,23 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .. import progress
 from ..errors import DataError, ModelFormatError, UsageError
 from ..text import get_tokenizer
+from .base import Reply
 from .lm import BOS, BOS_ID, EOS_ID, UNK_ID, KneserNeyLM
+from .lm.kneser_ney import prune_thresholds
 
 SEP = "<sep>"
 DECODINGS = ("topk", "greedy", "beam")
 UNITS = ("char", "word")
 FORMAT_NAME = "rmd_baselines-ngram-responder"
 FORMAT_VERSION = 1
+IN_MEMORY_INSTANCES = 50_000  # fit() counts a list of up to this many instances in memory, more in chunks
 
 
 def default_context_tail(order: int, unit: str) -> int:
@@ -65,9 +73,7 @@ def context_tail_text(context: str, n_chars: int) -> str:
     return last_turn
 
 
-def _make_reply(response: str, candidates: list[tuple[str, float]]):
-    from .model import Reply  # imported here: model.py builds responders, including this one
-
+def _make_reply(response: str, candidates: list[tuple[str, float]]) -> Reply:
     return Reply(response=response, candidates=candidates)
 
 
@@ -83,7 +89,7 @@ class NgramResponder:
 
     def __init__(self, order: int = 5, unit: str = "char", context_tail: int | None = None,
                  decoding: str = "topk", top_k: int = 50, beam_size: int = 4, max_chars: int = 100,
-                 seed: int = 0):
+                 seed: int = 0, prune: list[int] | None = None):
         self.order = order
         self.unit = unit
         self.context_tail = context_tail
@@ -92,11 +98,12 @@ class NgramResponder:
         self.beam_size = beam_size
         self.max_chars = max_chars
         self.seed = seed
+        self.prune = prune
 
     def get_params(self) -> dict:
         return {"order": self.order, "unit": self.unit, "context_tail": self.context_tail,
                 "decoding": self.decoding, "top_k": self.top_k, "beam_size": self.beam_size,
-                "max_chars": self.max_chars, "seed": self.seed}
+                "max_chars": self.max_chars, "seed": self.seed, "prune": self.prune}
 
     def set_params(self, **params) -> "NgramResponder":
         """Change hyper-parameters; on a fitted responder only the decoding ones (``decoding``, ``top_k``,
@@ -104,7 +111,7 @@ class NgramResponder:
         unknown = set(params) - set(self.get_params())
         if unknown:
             raise UsageError(f"unknown NgramResponder parameter(s): {', '.join(sorted(unknown))}")
-        training = {"order", "unit", "context_tail"} & {k for k, v in params.items() if v != getattr(self, k)}
+        training = {"order", "unit", "context_tail", "prune"} & {k for k, v in params.items() if v != getattr(self, k)}
         if training and hasattr(self, "lm_"):
             raise UsageError(f"changing {', '.join(sorted(training))} needs a new fit()")
         previous = self.get_params()
@@ -136,6 +143,7 @@ class NgramResponder:
         integer_at_least("beam_size", self.beam_size)
         integer_at_least("max_chars", self.max_chars)
         integer_at_least("seed", self.seed, 0)
+        prune_thresholds(self.prune, self.order)
 
     # ------------------------------------------------------------------------------------------- sequences
 
@@ -161,20 +169,76 @@ class NgramResponder:
         return [[*tokenize(context_tail_text(instance.context, tail_chars)), SEP, *tokenize(instance.response)]
                 for instance in progress.progress(instances, "n-gram sequences", length=len(instances))]
 
-    def fit(self, instances: Sequence, valid: Sequence | None = None) -> "NgramResponder":
-        """Train the language model on the instances' ``context tail + <sep> + response`` sequences."""
+    def _sequences(self, instances: Iterable, counter: list[int]) -> Iterator[list[str]]:
+        """`training_sequences` one at a time, counting the instances in ``counter[0]``."""
+        tail_chars, tokenize = self._tail_chars(), self._tokenizer.tokenize
+        for instance in instances:
+            counter[0] += 1
+            yield [*tokenize(context_tail_text(instance.context, tail_chars)), SEP, *tokenize(instance.response)]
+
+    def fit(self, instances: Iterable, valid: Iterable | None = None) -> "NgramResponder":
+        """Train the language model on the instances' ``context tail + <sep> + response`` sequences.
+
+        ``instances`` and ``valid`` may be any iterables, e.g. `StreamedGenerationSplit.iter_instances`: a list
+        of up to `IN_MEMORY_INSTANCES` instances is counted in memory, anything else is read once, lazily, and
+        counted in chunks (`KneserNeyLM`'s ``counting``; the model is the same), and the validation perplexity
+        is accumulated instance by instance."""
         self._check_params()
-        instances = list(instances)
-        if not instances:
-            raise DataError("no training instances for the n-gram responder")
         self.context_tail_ = self._tail_chars()
-        self.lm_ = KneserNeyLM(order=self.order, unit=self.unit).fit(self.training_sequences(instances))
+        lm = KneserNeyLM(order=self.order, unit=self.unit, prune=self.prune)
+        if isinstance(instances, (list, tuple)) and len(instances) <= IN_MEMORY_INSTANCES:
+            if not instances:
+                raise DataError("no training instances for the n-gram responder")
+            self.lm_ = lm.fit(self.training_sequences(instances))
+            n_train = len(instances)
+        else:
+            counter = [0]
+            length = len(instances) if hasattr(instances, "__len__") else None
+            try:
+                self.lm_ = lm.fit(self._sequences(progress.progress(instances, "n-gram counting", length=length),
+                                                  counter))
+            except DataError:
+                if counter[0] == 0:
+                    raise DataError("no training instances for the n-gram responder") from None
+                raise
+            n_train = counter[0]
         self._prepare()
-        self.n_train_ = len(instances)
-        if valid:
-            valid = list(valid)
-            self.valid_perplexity_ = self.perplexity([v.context for v in valid], [v.response for v in valid])
+        self.n_train_ = n_train
+        if valid is not None:
+            total, count = self._streamed_nll(valid)
+            if count:
+                self.valid_perplexity_ = float(math.exp(total / count))
         return self
+
+    def _streamed_nll(self, instances: Iterable, batch_tokens: int = 1 << 16) -> tuple[float, int]:
+        """Total natural-log NLL and token count of the instances' responses (end of response included), read once
+        and scored in batches: ``<s> tail <sep> response </s>`` sequences are concatenated and scored as one id
+        array, which gives every token the score `response_log10probs` gives it (no listed n-gram spans
+        ``</s> <s>``, so nothing leaks from one sequence into the next)."""
+        lm = self.lm_
+        total, count = 0.0, 0
+        ids: list[int] = []
+        scored: list[bool] = []
+
+        def flush() -> float:
+            scores = lm._score_ids(np.asarray(ids, dtype=np.int64), first=0)
+            return float(-math.log(10.0) * scores[np.asarray(scored, dtype=bool)].sum())
+
+        for instance in instances:
+            history = lm.token_ids(self.history_tokens(instance.context)).tolist()
+            response = lm.token_ids(self.response_tokens(instance.response)).tolist()
+            ids.extend(history)
+            ids.extend(response)
+            ids.append(EOS_ID)
+            scored.extend([False] * len(history))
+            scored.extend([True] * (len(response) + 1))
+            count += len(response) + 1
+            if len(ids) >= batch_tokens:
+                total += flush()
+                ids, scored = [], []
+        if ids:
+            total += flush()
+        return total, count
 
     def _prepare(self) -> None:
         index = self.lm_._index
@@ -340,6 +404,8 @@ class NgramResponder:
         name = f"{prefix}.json"
         where = f"{reader.directory}/{name}"
         meta = reader.read_component(name, FORMAT_NAME, FORMAT_VERSION, "n-gram responder")
+        if isinstance(meta.get("params"), dict) and "prune" not in meta["params"]:
+            meta = {**meta, "params": {**meta["params"], "prune": None}}  # saved before pruning existed
         responder = reader.estimator(cls, meta, name)
         tail = reader.require(meta, "context_tail", name)
         if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:

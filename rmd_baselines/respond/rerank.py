@@ -37,7 +37,7 @@ import numpy as np
 from .. import progress
 from ..errors import DataError, ModelFormatError, UsageError
 from ..text import get_tokenizer
-from .model import Reply, check_contexts, check_k
+from .base import Reply, check_contexts, check_k
 from .retrieval import Candidate, RetrievalResponder
 from .tuning import SelectionScorer, grid_search
 

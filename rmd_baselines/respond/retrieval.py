@@ -33,8 +33,8 @@ import numpy as np
 from .. import progress
 from ..errors import DataError, ModelFormatError, UsageError
 from ..text import get_tokenizer
+from .base import Reply, check_contexts, check_k
 from .bm25 import DEFAULT_BUDGET, BM25Index, KeyedBatch
-from .model import Reply, check_contexts, check_k
 
 FORMAT_NAME = "rmd_baselines-retrieval-responder"
 FORMAT_VERSION = 2  # 2: the BM25 index is on disk (memory-mapped .npy files); version 1 models are refused

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from rmd_baselines.corpus import load_dialogues
-from rmd_baselines.errors import DataError, UsageError
+from rmd_baselines.errors import DataChangedWarning, DataError, UsageError
 from rmd_baselines.metrics.generation import evaluate_generation
 from rmd_baselines.respond.evaluation import evaluate_model_dir, verbatim_contexts
 from rmd_baselines.respond.model import load_responder, save_responder, train_responder
@@ -67,7 +67,8 @@ def test_a_changed_corpus_is_noted_and_used(trained, tmp_path):
                                             {"speaker": "doctor", "text": "用点眼药水"}]},
                                  ensure_ascii=False) + "\n")
     original, _ = evaluate_model_dir(root / "model")
-    report, _ = evaluate_model_dir(root / "model", data_path=changed)
+    with pytest.warns(DataChangedWarning, match="test instances were in the model's training split"):
+        report, _ = evaluate_model_dir(root / "model", data_path=changed)
     assert "SHA-256 differs" in report["notes"][0] and report["data"] == str(changed)
     dialogues, _ = load_dialogues(changed)
     expected = len(build_generation_task(dialogues, GenerationSettings()).test)
@@ -84,3 +85,58 @@ def test_a_model_without_a_recorded_corpus_needs_data(trained, tmp_path):
     save_responder(responder, tmp_path / "m", GenerationSettings(), None)
     with pytest.raises(UsageError, match="--data"):
         evaluate_model_dir(tmp_path / "m")
+
+
+def test_evaluation_holds_the_test_split_only(trained, monkeypatch):
+    """The corpus is never loaded whole (issue 11 §5): the split comes from one scan, the test instances are
+    read back alone and the training contexts are streamed past them; the report is the same as before."""
+    import rmd_baselines.corpus as corpus_package
+    import rmd_baselines.respond.model as model_module
+
+    root, corpus = trained
+    expected, _ = evaluate_model_dir(root / "model")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole corpus was loaded")
+
+    monkeypatch.setattr(corpus_package, "load_dialogues", refuse)
+    monkeypatch.setattr(model_module, "load_generation_data", refuse)
+    report, _ = evaluate_model_dir(root / "model")
+    assert report == expected
+    data = build_generation_task(_read_all(corpus), GenerationSettings())
+    verbatim = verbatim_contexts(data.train, data.test)
+    assert f"{verbatim} of {len(data.test)} test contexts occur verbatim" in " ".join(report["notes"])
+
+
+def _read_all(path):
+    from rmd_baselines.corpus.reader import read_dialogues
+
+    return list(read_dialogues(path))
+
+
+def test_max_test_evaluates_a_seeded_sample(trained):
+    from rmd_baselines.tasks.generation import instance_sample_id
+    from rmd_baselines.tasks.splits import sample_by_order_key
+
+    root, corpus = trained
+    full, _ = evaluate_model_dir(root / "model")
+    report, table = evaluate_model_dir(root / "model", max_test=4)
+    assert report["instances"] == 4 and report["max_test"] == 4
+    assert report["test_instances_total"] == full["instances"] > 4
+    assert any("test sample: 4 of the" in note for note in report["notes"])
+    assert f"4 of {full['instances']}, seeded sample" in table
+    test = build_generation_task(_read_all(corpus), GenerationSettings()).test
+    sample = sample_by_order_key(test, 4, instance_sample_id, seed=0)
+    loaded = load_responder(root / "model")
+    hyps = [r.response for r in loaded.responder.respond_many([i.context for i in sample])]
+    expected = evaluate_generation(hyps, [[i.response] for i in sample])
+    assert report["paper"]["bleu4"] == pytest.approx(expected["paper"]["bleu4"], abs=1e-12)
+    same, _ = evaluate_model_dir(root / "model", max_test=10**6)
+    assert same["instances"] == full["instances"] and "test_instances_total" in same
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, "3"])
+def test_bad_max_test_is_a_usage_error(trained, bad):
+    root, _ = trained
+    with pytest.raises(UsageError, match="sample size"):
+        evaluate_model_dir(root / "model", max_test=bad)

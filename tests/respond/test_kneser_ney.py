@@ -356,3 +356,110 @@ def test_loading_a_description_of_another_format_fails(tmp_path):
 def test_eos_and_unk_are_never_contexts():
     lm = KneserNeyLM(order=3).fit(TINY)
     assert lm.tables_[0].log10_backoff[EOS_ID] == 0.0 and lm.tables_[0].log10_backoff[UNK_ID] == 0.0
+
+
+# ---------------------------------------------------------------------------------------------- count pruning
+
+
+def raw_counts(sequences, order):
+    """Raw counts of every k-gram inside ``<s> tokens </s>`` (windows never reach before <s>), by brute force."""
+    from collections import Counter
+
+    counts = [Counter() for _ in range(order)]
+    for tokens in sequences:
+        padded = ["<s>", *tokens, "</s>"]
+        for k in range(1, order + 1):
+            for start in range(len(padded) - k + 1):
+                if k == 1 or padded[start + k - 1] != "<s>":
+                    counts[k - 1][tuple(padded[start:start + k])] += 1
+    return counts
+
+
+@pytest.mark.parametrize("prune, expected", [
+    (None, None), ([0], None), ([0, 0, 0], None), ([0, 0, 1], (0, 0, 1, 1, 1)), ((0, 1), (0, 1, 1, 1, 1)),
+    ([0, 1, 2, 2, 3], (0, 1, 2, 2, 3)), (np.array([0, 1]), (0, 1, 1, 1, 1)),
+])
+def test_prune_thresholds_follow_lmplz_syntax(prune, expected):
+    assert KneserNeyLM(order=5, prune=prune).prune_thresholds() == expected
+
+
+@pytest.mark.parametrize("prune, message", [
+    ([1], "unigrams cannot be pruned"), ([0, 2, 1], "must not decrease"), ([0, -1], "non-negative"),
+    ([0, True], "non-negative integers"), ([0, 1.5], "non-negative integers"), ("0 1", "list of count"),
+    ([], "non-negative integers"), ([0, 0, 0, 0, 0, 0], "6 thresholds for an order-5 model"), (3, "list of count"),
+])
+def test_bad_prune_thresholds_are_usage_errors(prune, message):
+    with pytest.raises(UsageError, match=message):
+        KneserNeyLM(order=5, prune=prune).fit([["a"]])
+
+
+@pytest.mark.parametrize("text, expected", [("0 0 1", [0, 0, 1]), ("0,1", [0, 1]), (" 0  2 ", [0, 2])])
+def test_parse_prune(text, expected):
+    from rmd_baselines.respond.lm.kneser_ney import parse_prune
+
+    assert parse_prune(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "a b", "0 1.5", "0;1"])
+def test_parse_prune_refuses_what_is_not_thresholds(text):
+    from rmd_baselines.respond.lm.kneser_ney import parse_prune
+
+    with pytest.raises(UsageError, match="--prune expects"):
+        parse_prune(text)
+
+
+@pytest.mark.parametrize("prune", [[0, 1], [0, 0, 1], [0, 1, 2, 3]])
+def test_pruned_model_keeps_exactly_the_frequent_ngrams_and_stays_normalised(token_lists, tmp_path, prune):
+    train, held_out = token_lists["char"]
+    order = 4
+    full = KneserNeyLM(order=order).fit(train)
+    lm = KneserNeyLM(order=order, prune=prune).fit(train)
+    thresholds = lm.prune_thresholds()
+    counts = raw_counts(train, order)
+    for k in range(1, order + 1):
+        listed = {tuple(lm.vocab_[i] for i in row) for row in lm.ngram_words(k).tolist()}
+        expected = {g for g, c in counts[k - 1].items() if k == 1 or c > thresholds[k - 1]}
+        if k == 1:
+            expected = set((w,) for w in lm.vocab_)
+        assert listed == expected, k
+        assert len(lm.tables_[k - 1]) < len(full.tables_[k - 1]) or thresholds[k - 1] == 0 or k == 1
+    # the statistics are the unpruned model's
+    np.testing.assert_array_equal(lm.discounts_, full.discounts_)
+    np.testing.assert_array_equal(lm.count_of_counts_, full.count_of_counts_)
+    # every distribution still sums to one and matches the sentence scores
+    for tokens in held_out[:15] + train[:15]:
+        history = ["<s>"]
+        scores = lm.score_tokens(tokens)
+        for position, token in enumerate([*tokens, "</s>"]):
+            distribution = lm.next_distribution(history)
+            assert distribution.sum() == pytest.approx(1.0, abs=1e-9)
+            index = lm._index.get(token, UNK_ID)
+            assert math.log10(distribution[index]) == pytest.approx(scores[position], abs=1e-9)
+            history.append(token)
+    # kenlm reads the pruned file (header comments included) and scores it like we do
+    lm.write_arpa(tmp_path / "pruned.arpa")
+    text = (tmp_path / "pruned.arpa").read_text(encoding="utf-8")
+    assert text.startswith("# rmd_baselines ") and "pruned: prune " + " ".join(map(str, thresholds)) in text
+    model = kenlm_model(tmp_path / "pruned.arpa")
+    for tokens in held_out + train[:20]:
+        np.testing.assert_allclose(kenlm_scores(model, tokens), lm.score_tokens(tokens), atol=1e-4, rtol=0)
+    # chunked counting prunes the same way
+    chunked = KneserNeyLM(order=order, prune=prune, counting="chunked", chunk_tokens=500).fit(iter(train))
+    for a, b in zip(lm.tables_, chunked.tables_):
+        np.testing.assert_array_equal(a.log10_prob, b.log10_prob)
+        np.testing.assert_array_equal(a.log10_backoff, b.log10_backoff)
+
+
+def test_pruned_model_round_trips_with_its_thresholds(token_lists, tmp_path):
+    train, held_out = token_lists["char"]
+    lm = KneserNeyLM(order=4, prune=[0, 1, 2]).fit(train)
+    with model_writer(tmp_path / "model", "respond") as writer:
+        lm.save(writer, prefix="lm")
+    reader = ModelReader(tmp_path / "model", kinds="respond")
+    assert reader.read_json("lm.json")["prune"] == [0, 1, 2, 2]
+    loaded = KneserNeyLM.load(reader, prefix="lm")
+    assert loaded.prune_thresholds() == (0, 1, 2, 2) and "prune:0-1-2-2" in loaded.signature
+    for tokens in held_out:
+        np.testing.assert_array_equal(loaded.score_tokens(tokens), lm.score_tokens(tokens))
+    unpruned = KneserNeyLM(order=4).fit(train)
+    assert "prune" not in unpruned.signature and unpruned.arpa_comments() == []

@@ -35,8 +35,11 @@ def test_an_empty_context_is_a_data_error(text):
 
 def test_read_contexts_plain_lines(tmp_path):
     path = tmp_path / "in.txt"
-    path.write_text("病人：发烧\\n医生：多少度\n\n咳嗽三天\n", encoding="utf-8")
+    path.write_text("病人：发烧\\n医生：多少度\n咳嗽三天\n\n", encoding="utf-8")
     assert read_contexts(path) == (["发烧\n多少度", "咳嗽三天"], [None, None])
+    path.write_text("病人：发烧\\n医生：多少度\n\n咳嗽三天\n", encoding="utf-8")  # answer N is for line N
+    with pytest.raises(DataError, match=r"in.txt:2: empty context"):
+        read_contexts(path)
 
 
 def test_read_contexts_jsonl(tmp_path):
@@ -130,3 +133,86 @@ def test_a_damaged_bundle_is_refused(corpus, tmp_path):
 def test_an_unknown_model_name_is_a_usage_error(corpus):
     with pytest.raises(UsageError, match="unknown responder"):
         train_responder(corpus, model="gpt")
+
+
+def test_no_engine_imports_the_bundle_module():
+    """model.py builds the engines by name; the engines take what they share from respond/base.py, so the two
+    never import each other (the import circle model <-> engines is gone)."""
+    import ast
+    from pathlib import Path
+
+    import rmd_baselines.respond as package
+
+    folder = Path(package.__file__).parent
+    for name in ("retrieval.py", "ngram.py", "rerank.py", "bm25.py", "base.py"):
+        tree = ast.parse((folder / name).read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "model" not in imported, f"{name} imports respond.model"
+    from rmd_baselines.respond.base import Reply
+    from rmd_baselines.respond.model import Reply as ReExported
+
+    assert Reply is ReExported
+
+
+def test_streamed_ngram_training_equals_the_in_memory_model(tmp_path, monkeypatch):
+    """`train respond --model ngram` reads the corpus streamed and counts in chunks (forced small here); the saved
+    language model is the one the in-memory path trains on the same corpus, byte for byte."""
+    from rmd_baselines.respond import ngram
+    from rmd_baselines.respond.lm import counting
+    from rmd_baselines.respond.model import save_responder, train_responder, train_to_directory
+    from rmd_baselines.tasks import GenerationSettings
+    from tests.respond.dialogue_fixtures import write_tiny_corpus
+
+    corpus = write_tiny_corpus(tmp_path / "tiny.jsonl")
+    in_memory = train_responder(corpus, model="ngram", order=4)
+    save_responder(in_memory, tmp_path / "memory", GenerationSettings(), corpus, in_memory.n_train_)
+    monkeypatch.setattr(ngram, "IN_MEMORY_INSTANCES", 0)
+    monkeypatch.setattr(counting, "DEFAULT_CHUNK_TOKENS", 37)
+    calls = []
+    real = counting.count_chunked
+    monkeypatch.setattr(counting, "count_chunked", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    summary = train_to_directory(corpus, tmp_path / "streamed", model="ngram", order=4)
+    assert calls == [37] and summary["train_instances"] == in_memory.n_train_
+    for name in ("ngram_lm.arpa", "ngram_lm.npz"):
+        assert (tmp_path / "streamed" / name).read_bytes() == (tmp_path / "memory" / name).read_bytes()
+    assert summary["valid_perplexity"] == pytest.approx(in_memory.valid_perplexity_, rel=1e-12)
+
+
+def test_parse_context_merges_like_before_and_in_linear_time():
+    """Same-speaker lines are collected and joined once (as the protocol's merge, D2), with the same result as
+    extending the turn line by line."""
+    import random
+
+    from rmd_baselines.respond.model import _DOCTOR_TAGS, _SPEAKER_TAG, parse_context
+    from rmd_baselines.tasks.generation import cut_context
+
+    def reference(text, max_chars=300):
+        turns = []
+        for line in text.replace("\\n", "\n").split("\n"):
+            match = _SPEAKER_TAG.match(line)
+            speaker = None
+            if match:
+                speaker = "doctor" if match.group(1).lower() in _DOCTOR_TAGS else "patient"
+                line = line[match.end():]
+            line = line.strip()
+            if not line:
+                continue
+            if turns and speaker is not None and turns[-1][0] == speaker:
+                turns[-1] = (speaker, turns[-1][1] + " " + line)
+            else:
+                turns.append((speaker, line))
+        return cut_context("\n".join(turn for _, turn in turns), max_chars)
+
+    rng = random.Random(2)
+    for _ in range(300):
+        lines = [rng.choice(["病人：", "医生：", "doctor: ", "", "  "]) + rng.choice(["发烧", "", "咳嗽 两天", "好"])
+                 for _ in range(rng.randrange(1, 12))]
+        text = rng.choice(["\n", "\\n"]).join(lines)
+        expected = reference(text, 25)
+        if expected:
+            assert parse_context(text, 25) == expected
+        else:
+            with pytest.raises(DataError, match="empty context"):
+                parse_context(text, 25)
+    long = "\n".join(["病人：头痛"] * 20000)
+    assert parse_context(long, 0) == " ".join(["头痛"] * 20000)

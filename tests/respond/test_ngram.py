@@ -194,3 +194,62 @@ def test_set_params_changes_decoding_without_retraining(responder):
         copy.copy(responder).set_params(top_k=0)
     with pytest.raises(UsageError, match="unknown NgramResponder parameter"):
         responder.set_params(temperature=1.0)
+
+
+# ---- streamed fitting (issue 11 §4) ----
+
+
+@pytest.mark.parametrize("batch_tokens", [1, 13, 1 << 16])
+def test_batched_validation_nll_equals_the_per_instance_scores(responder, batch_tokens):
+    nll = responder.response_nll([v.context for v in VALID + CONTEXTS_AS_INSTANCES],
+                                 [v.response for v in VALID + CONTEXTS_AS_INSTANCES])
+    total, count = responder._streamed_nll(iter(VALID + CONTEXTS_AS_INSTANCES), batch_tokens=batch_tokens)
+    assert count == sum(len(n) for n in nll)
+    assert total == pytest.approx(sum(float(n.sum()) for n in nll), rel=1e-12)
+
+
+CONTEXTS_AS_INSTANCES = [Instance(f"c{i}", 1, context, "完全没见过的回答XYZ") for i, context in enumerate(CONTEXTS)]
+
+
+def test_fit_on_a_stream_equals_fit_on_a_list(responder, monkeypatch, tmp_path):
+    """An iterator of instances is read once and counted in chunks; the model (and its validation perplexity)
+    is the list's."""
+    from rmd_baselines.respond import ngram
+
+    monkeypatch.setattr(ngram, "IN_MEMORY_INSTANCES", 0)
+    streamed = NgramResponder(order=4).fit(iter(TRAIN), valid=iter(VALID))
+    assert streamed.n_train_ == len(TRAIN)
+    assert streamed.valid_perplexity_ == pytest.approx(responder.valid_perplexity_, rel=1e-12)
+    for a, b in zip(responder.lm_.tables_, streamed.lm_.tables_):
+        np.testing.assert_array_equal(a.log10_prob, b.log10_prob)
+        np.testing.assert_array_equal(a.log10_backoff, b.log10_backoff)
+    with pytest.raises(DataError, match="no training instances for the n-gram responder"):
+        NgramResponder(order=4).fit(iter([]))
+
+
+def test_prune_is_a_training_parameter(tmp_path):
+    pruned = NgramResponder(order=4, prune=[0, 1]).fit(TRAIN)
+    assert pruned.lm_.prune_thresholds() == (0, 1, 1, 1) and "prune:0-1-1-1" in pruned.signature
+    with pytest.raises(UsageError, match="needs a new fit"):
+        pruned.set_params(prune=None)
+    with model_writer(tmp_path / "model", "respond") as writer:
+        pruned.save(writer)
+    loaded = NgramResponder.load(ModelReader(tmp_path / "model"))
+    assert loaded.prune == [0, 1] and loaded.respond(CONTEXTS[0]).response == pruned.respond(CONTEXTS[0]).response
+    with pytest.raises(UsageError, match="unigrams cannot be pruned"):
+        NgramResponder(order=4, prune=[2]).fit(TRAIN)
+
+
+def test_a_model_saved_before_pruning_existed_still_loads(responder, tmp_path):
+    import json
+
+    with model_writer(tmp_path / "model", "respond") as writer:
+        responder.save(writer)
+        for name in ("ngram.json", "ngram_lm.json"):
+            path = writer.path(name)
+            meta = json.loads(open(path, encoding="utf-8").read())
+            meta.get("params", {}).pop("prune", None)
+            meta.pop("prune", None)
+            writer.write_json(name, meta)
+    loaded = NgramResponder.load(ModelReader(tmp_path / "model"))
+    assert loaded.prune is None and loaded.lm_.prune_thresholds() is None

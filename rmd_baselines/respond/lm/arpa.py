@@ -49,30 +49,42 @@ _COUNT_LINE = re.compile(r"ngram (\d+)=(\d+)$")
 _SECTION_HEADER = re.compile(r"\\(\d+)-grams:$")
 
 
+WRITE_BLOCK = 1 << 16  # n-grams formatted at a time: the file is written in bounded memory
+
+
 def write_arpa(path: str | os.PathLike, vocab: Sequence[str], ngram_words: Sequence[np.ndarray],
-               log10_probs: Sequence[np.ndarray], log10_backoffs: Sequence[np.ndarray]) -> None:
+               log10_probs: Sequence[np.ndarray], log10_backoffs: Sequence[np.ndarray],
+               comments: Sequence[str] = ()) -> None:
     """Write an ARPA file atomically.
 
     ``ngram_words[k-1]`` is an integer array of shape ``(count, k)``: the word ids (indices into ``vocab``) of
-    every k-gram, in the order they are written; ``log10_probs[k-1]`` their log10 probabilities and, for every
-    order but the highest, ``log10_backoffs[k-1]`` their log10 back-off weights. The same arrays always give the
-    same bytes.
+    every k-gram, in the order they are written (or a callable ``(start, stop) -> rows`` giving them a block at a
+    time); ``log10_probs[k-1]`` their log10 probabilities and, for every order but the highest,
+    ``log10_backoffs[k-1]`` their log10 back-off weights. ``comments`` become ``# ...`` lines before the header
+    (kenlm and `read_arpa` skip them). The same arrays always give the same bytes.
     """
     order = len(ngram_words)
     words = np.asarray(vocab, dtype=object)
     with atomic_open(path, "w") as out:
+        for comment in comments:
+            out.write(f"# {comment}\n")
         out.write("\n\\data\\\n")
         for k in range(1, order + 1):
-            out.write(f"ngram {k}={len(ngram_words[k - 1])}\n")
+            out.write(f"ngram {k}={len(log10_probs[k - 1])}\n")
         for k in range(1, order + 1):
             out.write(f"\n\\{k}-grams:\n")
-            grams = [" ".join(row) for row in words[ngram_words[k - 1]].tolist()]
-            probs = [VALUE_FORMAT.format(p) for p in log10_probs[k - 1].tolist()]
-            if k < order:
-                backoffs = [VALUE_FORMAT.format(b) for b in log10_backoffs[k - 1].tolist()]
-                out.writelines(f"{p}\t{g}\t{b}\n" for p, g, b in zip(probs, grams, backoffs))
-            else:
-                out.writelines(f"{p}\t{g}\n" for p, g in zip(probs, grams))
+            rows_of = ngram_words[k - 1]
+            count = len(log10_probs[k - 1])
+            for start in range(0, count, WRITE_BLOCK):
+                stop = min(start + WRITE_BLOCK, count)
+                rows = rows_of(start, stop) if callable(rows_of) else rows_of[start:stop]
+                grams = [" ".join(row) for row in words[rows].tolist()]
+                probs = [VALUE_FORMAT.format(p) for p in log10_probs[k - 1][start:stop].tolist()]
+                if k < order:
+                    backoffs = [VALUE_FORMAT.format(b) for b in log10_backoffs[k - 1][start:stop].tolist()]
+                    out.writelines(f"{p}\t{g}\t{b}\n" for p, g, b in zip(probs, grams, backoffs))
+                else:
+                    out.writelines(f"{p}\t{g}\n" for p, g in zip(probs, grams))
         out.write("\n\\end\\\n")
 
 

@@ -41,6 +41,21 @@ is a context, ``log10 gamma`` as back-off weight: for an unseen ``h w`` the inte
 ``gamma(h) * p(w | h')``, which is exactly how back-off models are read. Every context is itself a listed
 n-gram (it occurred), and every suffix of a listed n-gram is listed, so the file is complete.
 
+Counting in bounded memory. ``counting="chunked"`` (what ``"auto"`` picks unless the sequences are a list of at
+most ``chunk_tokens`` tokens; default `counting.DEFAULT_CHUNK_TOKENS`) counts with `counting.chunked_structure`:
+the sequences are read once, lazily, encoded to an int32 file and counted one chunk of ``chunk_tokens`` positions
+at a time, giving exactly the tables of the in-memory counter (``counting="memory"``) in memory proportional to
+the chunk plus the distinct n-grams.
+
+Pruning. ``prune`` (lmplz's ``--prune`` syntax) gives one count threshold per order, unigrams first: an n-gram of
+order k >= 2 seen at most ``prune[k-1]`` times is dropped (a shorter list repeats its last value; the values must
+not decrease and the unigram value must be 0, so every kept n-gram's prefix and suffix are kept). The statistics
+are those of the unpruned model: adjusted counts, count-of-counts and discounts come from every n-gram, and so do
+the denominators ``sum_v a(h v)``; a pruned n-gram's discounted mass ``(a(h w) - D) / sum_v a(h v)`` moves to its
+context's back-off weight ``gamma(h)``, so every distribution still sums to one and an unseen or pruned ``h w`` is
+scored ``gamma(h) p(w | h')`` as before. Thresholds are stated in the ARPA file's header comments and the model's
+JSON (``prune``); without pruning the ARPA file is byte for byte what it always was.
+
 Tables. The n-grams of order k are kept in an `NgramTable` sorted by (prefix, last word), where ``prefix`` is the
 row of the first k-1 words in the table of order k-1. Looking up a whole sequence is then one vectorised
 ``searchsorted`` per order, and the followers of a context are one contiguous slice, which is what makes
@@ -58,6 +73,8 @@ from ... import __version__
 from ...errors import DataError, ModelFormatError, UsageError
 from ...text import SCHEMES
 from . import arpa
+from . import counting as counting_module
+from .counting import chunked_structure
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2  # kenlm numbers its vocabulary the same way
@@ -65,6 +82,7 @@ SPECIAL_TOKENS = (UNK, BOS, EOS)
 MIN_ORDER, MAX_ORDER = 2, 6
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # lmplz --discount_fallback defaults for D1, D2, D3+
 LOG10_ZERO = -99.0  # what ARPA files use for log10(0), e.g. for p(<s>)
+COUNTINGS = ("auto", "memory", "chunked")
 FORMAT_NAME = "rmd_baselines-kneser-ney"
 FORMAT_VERSION = 1
 
@@ -92,8 +110,6 @@ class NgramTable:
     def __post_init__(self) -> None:
         self.keys = self.prefix * self.vocab_size + self.word
         self.context_start = np.searchsorted(self.prefix, np.arange(self.previous_size + 1))
-        self.prob = 10.0 ** self.log10_prob
-        self.backoff = 10.0 ** self.log10_backoff
 
     def __len__(self) -> int:
         return len(self.word)
@@ -136,6 +152,38 @@ def _distinct_tokens(token_lists: list[list[str]]) -> list[str]:
     raise AssertionError("unreachable: a bad token was seen but not found")
 
 
+def prune_thresholds(prune, order: int) -> tuple[int, ...] | None:
+    """lmplz-style ``--prune`` values as one threshold per order (unigrams first, the last value repeated), or
+    None when nothing is pruned; a `UsageError` names what is wrong."""
+    if prune is None:
+        return None
+    if isinstance(prune, (str, bytes)) or not hasattr(prune, "__iter__"):
+        raise UsageError(f"prune must be a list of count thresholds, one per order, got {prune!r}")
+    values = list(prune)
+    if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 for v in values):
+        raise UsageError(f"prune thresholds must be non-negative integers, got {values!r}")
+    if len(values) > order:
+        raise UsageError(f"prune gives {len(values)} thresholds for an order-{order} model")
+    if values[0] != 0:
+        raise UsageError(f"unigrams cannot be pruned: the first prune threshold must be 0, got {values[0]}")
+    if any(b < a for a, b in zip(values, values[1:])):
+        raise UsageError(f"prune thresholds must not decrease from one order to the next, got {values!r}")
+    values = [int(v) for v in values] + [int(values[-1])] * (order - len(values))
+    return tuple(values) if any(values) else None
+
+
+def parse_prune(text: str) -> list[int]:
+    """``--prune`` text (``"0 0 1"`` or ``"0,0,1"``) as a list of thresholds; a `UsageError` when it is not."""
+    values = [part for part in str(text).replace(",", " ").split() if part]
+    try:
+        numbers = [int(part) for part in values]
+    except ValueError:
+        numbers = None
+    if not numbers:
+        raise UsageError(f"--prune expects count thresholds per order from unigrams, e.g. '0 0 1', got {text!r}")
+    return numbers
+
+
 def modified_kneser_ney_discounts(count_of_counts: Sequence[int]) -> tuple[tuple[float, float, float], bool]:
     """``((D1, D2, D3+), used_fallback)`` from n1..n4 (Chen & Goodman's closed form, lmplz's fallback)."""
     n1, n2, n3, n4 = (float(n) for n in count_of_counts)
@@ -160,9 +208,13 @@ class KneserNeyLM:
     ``n_sequences_`` and ``n_tokens_`` (training tokens plus one ``</s>`` per sequence).
     """
 
-    def __init__(self, order: int = 5, unit: str = "char"):
+    def __init__(self, order: int = 5, unit: str = "char", prune: Sequence[int] | None = None,
+                 counting: str = "auto", chunk_tokens: int | None = None):
         self.order = order
         self.unit = unit
+        self.prune = prune
+        self.counting = counting
+        self.chunk_tokens = chunk_tokens
 
     # ------------------------------------------------------------------------------------------------ fitting
 
@@ -172,22 +224,43 @@ class KneserNeyLM:
             raise UsageError(f"order must be an integer from {MIN_ORDER} to {MAX_ORDER}, got {self.order!r}")
         if self.unit not in SCHEMES:
             raise UsageError(f"unit must be one of {', '.join(SCHEMES)}, got {self.unit!r}")
+        if self.counting not in COUNTINGS:
+            raise UsageError(f"counting must be one of {', '.join(COUNTINGS)}, got {self.counting!r}")
+        if self.chunk_tokens is not None and (isinstance(self.chunk_tokens, bool)
+                                              or not isinstance(self.chunk_tokens, (int, np.integer))
+                                              or self.chunk_tokens < 1):
+            raise UsageError(f"chunk_tokens must be a positive integer, got {self.chunk_tokens!r}")
+        self.prune_thresholds()
+
+    def prune_thresholds(self) -> tuple[int, ...] | None:
+        """``prune`` as one threshold per order (None when nothing is pruned); a `UsageError` if malformed."""
+        return prune_thresholds(self.prune, self.order)
 
     def fit(self, sequences: Iterable[Sequence[str]]) -> "KneserNeyLM":
         """Estimate the model from token lists (without ``<s>``/``</s>``)."""
         self._check_params()
-        token_lists = [list(tokens) for tokens in sequences]
-        if not token_lists:
-            raise DataError("no training sequences for the language model")
-        vocab = list(SPECIAL_TOKENS) + _distinct_tokens(token_lists)
-        index = {token: i for i, token in enumerate(vocab)}
-
-        stream, position = self._sentence_stream(token_lists, index)
-        structure = self._count(stream, position, len(vocab))
+        counting = self.counting
+        chunk_tokens = int(self.chunk_tokens or counting_module.DEFAULT_CHUNK_TOKENS)
+        if counting == "auto":
+            small = isinstance(sequences, (list, tuple)) and sum(len(t) + 2 for t in sequences) <= chunk_tokens
+            counting = "memory" if small else "chunked"
+        if counting == "memory":
+            token_lists = [list(tokens) for tokens in sequences]
+            if not token_lists:
+                raise DataError("no training sequences for the language model")
+            vocab = list(SPECIAL_TOKENS) + _distinct_tokens(token_lists)
+            index = {token: i for i, token in enumerate(vocab)}
+            stream, position = self._sentence_stream(token_lists, index)
+            structure = self._count(stream, position, len(vocab))
+            n_sequences, n_tokens = len(token_lists), int(len(stream) - len(token_lists))
+            del stream, position, token_lists
+        else:
+            vocab, structure, n_sequences, n_tokens = chunked_structure(
+                sequences, self.order, chunk_tokens, SPECIAL_TOKENS, _token_problem)
         adjusted = self._adjusted_counts(structure)
         self.vocab_ = vocab
-        self.n_sequences_ = len(token_lists)
-        self.n_tokens_ = int(len(stream) - len(token_lists))
+        self.n_sequences_ = n_sequences
+        self.n_tokens_ = n_tokens
         self._estimate(structure, adjusted)
         return self
 
@@ -255,6 +328,8 @@ class KneserNeyLM:
         self.discounts_ = np.array(discounts, dtype=np.float64)
         self.discount_fallback_ = np.array(fallback, dtype=bool)
 
+        thresholds = self.prune_thresholds()
+        kept: list[np.ndarray | None] = [None] * self.order  # rows kept per order after pruning (None: all)
         log10_probs: list[np.ndarray] = []
         log10_backoffs: list[np.ndarray] = [np.zeros(len(a)) for a in adjusted]
         lower_prob = None
@@ -272,14 +347,37 @@ class KneserNeyLM:
             else:
                 lower = lower_prob[level["suffix"]]
                 log10_backoffs[k - 2] = np.where(is_context, _log10(gamma), 0.0)
+            if k > 1 and thresholds and thresholds[k - 1] > 0:
+                # pruned n-grams: their discounted mass moves to their context's back-off weight
+                pruned = level["raw_count"] <= thresholds[k - 1]
+                kept[k - 1] = ~pruned
+                moved = np.bincount(level["prefix"][pruned], weights=(counts - discount)[pruned],
+                                    minlength=n_contexts)
+                gamma = np.divide(left_over + moved, denominator, out=np.zeros(n_contexts), where=is_context)
+                log10_backoffs[k - 2] = np.where(is_context, _log10(gamma), 0.0)
             prob = (counts - discount) / denominator[level["prefix"]] + gamma[level["prefix"]] * lower
             if k == 1:
                 prob[BOS_ID] = 0.0  # <s> is never predicted
             log10_probs.append(_log10(prob))
             lower_prob = prob
 
+        prefixes = [structure[k - 1]["prefix"] for k in range(1, self.order + 1)]
+        words = [structure[k - 1]["word"] for k in range(1, self.order + 1)]
+        if thresholds:
+            # keep the rows that survive; renumber the prefixes (a kept n-gram's prefix is kept)
+            for k in range(2, self.order + 1):
+                if kept[k - 1] is None and kept[k - 2] is None:
+                    continue
+                keep = kept[k - 1] if kept[k - 1] is not None else np.ones(len(words[k - 1]), dtype=bool)
+                if kept[k - 2] is not None:
+                    new_row = np.cumsum(kept[k - 2]) - 1
+                    prefixes[k - 1] = new_row[prefixes[k - 1]]
+                prefixes[k - 1], words[k - 1] = prefixes[k - 1][keep], words[k - 1][keep]
+                adjusted[k - 1], log10_probs[k - 1] = adjusted[k - 1][keep], log10_probs[k - 1][keep]
+                log10_backoffs[k - 1] = log10_backoffs[k - 1][keep]
+                kept[k - 1] = keep
         self.tables_ = [
-            NgramTable(order=k, prefix=structure[k - 1]["prefix"], word=structure[k - 1]["word"],
+            NgramTable(order=k, prefix=prefixes[k - 1], word=words[k - 1],
                        adjusted_count=adjusted[k - 1], log10_prob=log10_probs[k - 1],
                        log10_backoff=log10_backoffs[k - 1], vocab_size=vocab_size,
                        previous_size=1 if k == 1 else len(adjusted[k - 2]))
@@ -290,7 +388,7 @@ class KneserNeyLM:
     def _prepare(self) -> None:
         """Derived lookup state shared by `fit` and `load`."""
         self._index = {token: i for i, token in enumerate(self.vocab_)}
-        self._unigram_prob = self.tables_[0].prob.copy()
+        self._unigram_prob = 10.0 ** self.tables_[0].log10_prob
         self._unigram_prob[BOS_ID] = 0.0
 
     # ------------------------------------------------------------------------------------------------ scoring
@@ -408,8 +506,8 @@ class KneserNeyLM:
             start, end = followers.context_start[context], followers.context_start[context + 1]
             if start == end:  # listed but never followed by anything (ends with </s>): back-off weight 1
                 break
-            distribution *= self.tables_[length - 1].backoff[context]
-            distribution[followers.word[start:end]] = followers.prob[start:end]
+            distribution *= 10.0 ** self.tables_[length - 1].log10_backoff[context:context + 1]
+            distribution[followers.word[start:end]] = 10.0 ** followers.log10_prob[start:end]
         return distribution
 
     # ---------------------------------------------------------------------------------------- files and info
@@ -418,24 +516,40 @@ class KneserNeyLM:
     def signature(self) -> str:
         """How this model was estimated, for score signatures."""
         self._check_fitted()
+        thresholds = self.prune_thresholds()
+        pruned = f"|prune:{'-'.join(map(str, thresholds))}" if thresholds else ""
         return (f"lm:kneser-ney-modified-interpolated|order:{self.order}|unit:{self.unit}|"
-                f"vocab:{len(self.vocab_)}|unk:interpolated-uniform|version:{__version__}")
+                f"vocab:{len(self.vocab_)}|unk:interpolated-uniform{pruned}|version:{__version__}")
 
-    def ngram_words(self, order: int) -> np.ndarray:
-        """Word ids of every n-gram of an order, shape ``(count, order)``, in table order."""
+    def ngram_words(self, order: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Word ids of the n-grams ``start:stop`` of an order, shape ``(count, order)``, in table order (the
+        prefix chain is followed for those rows only, so a block costs memory for the block alone)."""
         self._check_fitted()
-        words = self.tables_[0].word[:, None]
-        for k in range(2, order + 1):
+        rows = np.arange(start, len(self.tables_[order - 1]) if stop is None else stop, dtype=np.int64)
+        columns = []
+        for k in range(order, 0, -1):
             table = self.tables_[k - 1]
-            words = np.hstack([words[table.prefix], table.word[:, None]])
-        return words
+            columns.append(table.word[rows])
+            rows = table.prefix[rows]
+        return np.stack(columns[::-1], axis=1) if columns else np.zeros((0, order), dtype=np.int64)
+
+    def arpa_comments(self) -> list[str]:
+        """The ARPA header comments: none for an unpruned model (its file is unchanged), else the thresholds."""
+        thresholds = self.prune_thresholds()
+        if not thresholds:
+            return []
+        return [f"rmd_baselines {__version__} modified Kneser-Ney, order {self.order}, unit {self.unit}",
+                "pruned: prune " + " ".join(map(str, thresholds)) + " (an n-gram of order k seen at most prune[k] "
+                "times is dropped; its discounted mass moved to its context's back-off weight)"]
 
     def write_arpa(self, path) -> None:
         """Write the model as an ARPA file kenlm loads. ``<s>``, never predicted, gets log10 p = -99 (SRILM's
         convention; lmplz writes 0 there; kenlm reads neither when it scores sentences)."""
         self._check_fitted()
-        arpa.write_arpa(path, self.vocab_, [self.ngram_words(k) for k in range(1, self.order + 1)],
-                        [t.log10_prob for t in self.tables_], [t.log10_backoff for t in self.tables_])
+        arpa.write_arpa(path, self.vocab_,
+                        [lambda start, stop, k=k: self.ngram_words(k, start, stop) for k in range(1, self.order + 1)],
+                        [t.log10_prob for t in self.tables_], [t.log10_backoff for t in self.tables_],
+                        comments=self.arpa_comments())
 
     def save(self, writer, prefix: str = "lm") -> None:
         """Write ``{prefix}.arpa`` (for kenlm), ``{prefix}.json`` and ``{prefix}.npz`` (the tables) through a
@@ -454,6 +568,7 @@ class KneserNeyLM:
             "n_sequences": self.n_sequences_,
             "n_tokens": self.n_tokens_,
             "ngram_counts": [len(t) for t in self.tables_],
+            "prune": list(self.prune_thresholds() or []) or None,
         })
         arrays = {}
         for table in self.tables_:
@@ -475,6 +590,11 @@ class KneserNeyLM:
         model = cls(order=order, unit=reader.require(meta, "unit", meta_name))
         try:
             model._check_params()
+        except UsageError as exc:
+            raise ModelFormatError(f"{where}: {exc}") from None
+        model.prune = meta.get("prune")  # absent in models saved before pruning existed: not pruned
+        try:
+            model.prune_thresholds()
         except UsageError as exc:
             raise ModelFormatError(f"{where}: {exc}") from None
         vocab = reader.require(meta, "vocab", meta_name)
@@ -507,15 +627,16 @@ class KneserNeyLM:
             integer_ok = all(np.issubdtype(columns[n].dtype, np.integer) for n in ("prefix", "word", "adjusted_count"))
             if len(sizes) != 1 or not integer_ok or any(c.ndim != 1 for c in columns.values()):
                 raise ModelFormatError(f"{array_path}: the order-{k} arrays are inconsistent")
-            prefix, word = columns["prefix"].astype(np.int64), columns["word"].astype(np.int64)
+            prefix = columns["prefix"].astype(np.int64, copy=False)
+            word = columns["word"].astype(np.int64, copy=False)
             keys = prefix * len(vocab) + word
             if len(word) and (word.min() < 0 or word.max() >= len(vocab) or prefix.min() < 0
                               or prefix.max() >= previous_size or np.any(np.diff(keys) <= 0)):
                 raise ModelFormatError(f"{array_path}: the order-{k} n-gram table is corrupt")
             tables.append(NgramTable(order=k, prefix=prefix, word=word,
-                                     adjusted_count=columns["adjusted_count"].astype(np.int64),
-                                     log10_prob=columns["log10_prob"].astype(np.float64),
-                                     log10_backoff=columns["log10_backoff"].astype(np.float64),
+                                     adjusted_count=columns["adjusted_count"].astype(np.int64, copy=False),
+                                     log10_prob=columns["log10_prob"].astype(np.float64, copy=False),
+                                     log10_backoff=columns["log10_backoff"].astype(np.float64, copy=False),
                                      vocab_size=len(vocab), previous_size=previous_size))
             previous_size = len(word)
         if len(tables[0]) != len(vocab):
@@ -529,7 +650,8 @@ class KneserNeyLM:
         return model
 
     def __repr__(self) -> str:
-        return f"KneserNeyLM(order={self.order!r}, unit={self.unit!r})"
+        pruned = f", prune={list(self.prune)!r}" if self.prune_thresholds() else ""
+        return f"KneserNeyLM(order={self.order!r}, unit={self.unit!r}{pruned})"
 
 
 def _log10(values: np.ndarray) -> np.ndarray:
@@ -540,7 +662,10 @@ def _log10(values: np.ndarray) -> np.ndarray:
 
 def describe(model: KneserNeyLM) -> str:
     """A short human-readable summary: n-gram counts and discounts per order."""
-    lines = [f"{model!r}: {len(model.vocab_)} words, {model.n_sequences_} sequences, {model.n_tokens_} tokens"]
+    thresholds = model.prune_thresholds()
+    pruned = f", pruned ({' '.join(map(str, thresholds))})" if thresholds else ""
+    lines = [f"{model!r}: {len(model.vocab_)} words, {model.n_sequences_} sequences, {model.n_tokens_} tokens"
+             f"{pruned}"]
     for table, (d1, d2, d3), fallback in zip(model.tables_, model.discounts_, model.discount_fallback_):
         note = " (fallback)" if fallback else ""
         lines.append(f"  {table.order}-grams: {len(table)}  D1={d1:.4f} D2={d2:.4f} D3+={d3:.4f}{note}")
