@@ -78,6 +78,7 @@ INDEX_FILES = {"inv_ptr": np.int64, "inv_docs": np.uint32, "inv_weights": np.flo
 SEGMENT_POSTINGS = 4_000_000   # postings buffered in memory before a sorted segment is written
 MERGE_POSTINGS = 4_000_000     # postings merged at once (one slice of the vocabulary)
 CHUNK = 4_000_000              # elements per chunk when streaming arrays
+GATHER_LIMIT = 1 << 26       # postings a first pass gathers at once (beyond: term by term)
 UNMAP_EVERY = 64             # queries between re-mappings of the index (bounds the mapped pages a batch keeps)
 DEFAULT_BUDGET = 160_000     # postings read by the first pass of a two-pass search, per query
 MAX_DOCS = np.iinfo(np.uint32).max
@@ -547,6 +548,14 @@ class BM25Index:
         """Add ``values[i] * weight`` of the first ``lengths[i]`` postings of ``terms[i]`` (all of them when
         ``lengths`` is None) into ``acc``; returns the documents touched, each once, in no particular order."""
         inv_ptr, inv_docs, inv_weights = self._array("inv_ptr"), self._array("inv_docs"), self._array("inv_weights")
+        if lengths is not None and int(lengths.sum()) < GATHER_LIMIT:
+            # A bounded first pass: every posting gathered at once, one scatter-add (float32).
+            positions = _ranges(inv_ptr[terms], lengths)
+            docs = inv_docs[positions].astype(np.int64)
+            np.add.at(acc, docs, inv_weights[positions] * np.repeat(values.astype(acc.dtype), lengths))
+            positions = np.arange(len(docs), dtype=stamp.dtype)
+            stamp[docs] = positions
+            return docs[stamp[docs] == positions]
         touched = []
         read = 0
         for i, term in enumerate(terms.tolist()):
@@ -559,7 +568,7 @@ class BM25Index:
             touched.append(docs)
             read += stop - start
         # Exhaustive search over a large share of the index: a scan of the accumulator is cheaper.
-        if lengths is None and (read > len(acc) // 4 or read >= np.iinfo(stamp.dtype).max):
+        if read > len(acc) // 4 or read >= np.iinfo(stamp.dtype).max:
             return np.flatnonzero(acc)
         if not touched:
             return np.zeros(0, dtype=np.int64)
