@@ -6,8 +6,8 @@
   gives the BM25 score as one contribution per query term shared with that context, ``q_t · w_t,d``. Here ``q_t``
   is the term's recency-weighted count in the query and ``w_t,d`` the index's stored BM25 weight of the term in
   the document: ``idf · tf · (k1 + 1) / (tf + k1 · (1 − b + b·|d|/avgdl))``. The contributions add up exactly to
-  ``score``, computed in float64 from the stored float32 weights. The index ranks with float32 sums; that number
-  is ``ranking_score``, equal to ``score`` up to float32 rounding. The top alternatives are listed too.
+  ``score``, computed in float64 from the stored float32 weights. The index ranks with float64 sums in term
+  order; that number is ``ranking_score``, equal to ``score`` up to the order of summation. The top alternatives are listed too.
 - n-gram. The response comes with a table of every token of ``<s> tail <sep> response </s>``: its log10
   probability, the order of the longest listed n-gram used (kenlm's ``ngram_length``), that n-gram, and the
   back-off weights paid to reach it. The rows add up to the sentence score kenlm gives the ARPA file for
@@ -100,7 +100,7 @@ class ResponseExplainer:
                     "retrieved": None,
                     "note": "no training context shares a term with this context: the most frequent training "
                             "response is the answer"}
-        weights_in_docs = index.term_doc_[term_ids][:, docs].toarray().astype(np.float64)
+        weights_in_docs = index.document_weights(term_ids, docs).astype(np.float64)
         exact_scores = query_weights @ weights_in_docs
         # The document whose score the retriever reported (ties: the first, as the index breaks them).
         best = int(np.lexsort((docs, np.abs(exact_scores - candidate.score)))[0])
@@ -128,7 +128,7 @@ class ResponseExplainer:
 
     def _alternative(self, retriever, term_ids: np.ndarray, query_weights: np.ndarray, candidate) -> dict:
         docs = np.flatnonzero(retriever.doc_response_ == candidate.response)
-        scores = query_weights @ retriever.index_.term_doc_[term_ids][:, docs].toarray().astype(np.float64)
+        scores = query_weights @ retriever.index_.document_weights(term_ids, docs).astype(np.float64)
         doc = int(docs[np.lexsort((docs, np.abs(scores - candidate.score)))[0]])
         return {"response": retriever.responses_[candidate.response], "score": float(candidate.score),
                 **self._document(retriever, doc)}

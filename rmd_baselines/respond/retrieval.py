@@ -6,8 +6,10 @@ Similarity is BM25 (`rmd_baselines.respond.bm25`) between contexts represented a
 - recent turns count more: every term of the last turn counts ``recent_weight`` times, of the turn before
   ``recent_weight * turn_decay`` times, and so on, in the training contexts and in the query alike -- what the
   patient just said matters most for what the doctor says next.
-Search is two-pass by default (``prefilter``, see `BM25Index`): a cheap first pass over each query's rarest terms
-keeps ``prefilter`` training contexts, which are then scored exactly; ``prefilter=None`` scores every context.
+Search is two-pass by default (``prefilter``, see `BM25Index`): a cheap first pass that reads at most
+``prefilter_budget`` postings of each query's rarest terms keeps ``prefilter`` training contexts, which are then
+scored exactly; ``prefilter=None`` scores every context. The index is built in bounded memory and kept on disk
+(memory-mapped), so a responder over millions of training contexts fits in a few GiB.
 
 Candidates are the responses of the best-scoring training contexts, best first, each with its BM25 score
 (response texts that differ only in whitespace are one response). With ``dedupe`` a response is listed once (at
@@ -31,11 +33,11 @@ import numpy as np
 from .. import progress
 from ..errors import DataError, ModelFormatError, UsageError
 from ..text import get_tokenizer
-from .bm25 import BM25Index
 from .base import Reply, check_contexts, check_k
+from .bm25 import DEFAULT_BUDGET, BM25Index, KeyedBatch
 
 FORMAT_NAME = "rmd_baselines-retrieval-responder"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the BM25 index is on disk (memory-mapped .npy files); version 1 models are refused
 UNITS = ("char", "word")
 
 
@@ -72,6 +74,59 @@ def context_terms(context: str, tokenize, max_ngram: int, recent_weight: float,
     return terms, weights
 
 
+_SPACE_CODES: np.ndarray | None = None
+_CODE_BITS = 21  # every Unicode code point is below 2**21
+
+
+def _space_codes() -> np.ndarray:
+    """The code points `str.isspace` accepts (all below U+3001), sorted."""
+    global _SPACE_CODES
+    if _SPACE_CODES is None:
+        _SPACE_CODES = np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+    return _SPACE_CODES
+
+
+def _spell(keys: np.ndarray) -> list[str]:
+    """Term strings of `char_term_batch` keys: a character, or two characters joined by a space."""
+    out = []
+    for key in keys.tolist():
+        if key >> _CODE_BITS:
+            out.append(chr((key >> _CODE_BITS) - 1) + " " + chr(key & ((1 << _CODE_BITS) - 1)))
+        else:
+            out.append(chr(key))
+    return out
+
+
+def char_term_batch(contexts: Sequence[str], max_ngram: int, recent_weight: float, turn_decay: float) -> KeyedBatch:
+    """`context_terms` with character units for a whole batch at once, in numpy: the same terms (as integer keys:
+    a character's code point, or ``(first + 1) << 21 | second`` for a pair) with the same weights."""
+    lengths = np.fromiter(map(len, contexts), dtype=np.int64, count=len(contexts))
+    codes = np.frombuffer("".join(contexts).encode("utf-32-le"), dtype=np.uint32)
+    context = np.repeat(np.arange(len(contexts), dtype=np.int64), lengths)
+    newline = codes == 10
+    before = np.cumsum(newline) - newline  # newlines before each position
+    starts = np.cumsum(lengths) - lengths
+    newlines_before_context = before[np.minimum(starts, max(len(codes) - 1, 0))] if len(codes) else before
+    newlines_in_context = np.add.reduceat(newline.astype(np.int64), np.minimum(starts, max(len(codes) - 1, 0))) \
+        if len(codes) else np.zeros(len(contexts), dtype=np.int64)
+    newlines_in_context[lengths == 0] = 0
+    turn = before - np.repeat(newlines_before_context, lengths)
+    from_last = np.repeat(newlines_in_context, lengths) - turn
+    keep = ~np.isin(codes, _space_codes())
+    codes, context, turn, from_last = codes[keep].astype(np.int64), context[keep], turn[keep], from_last[keep]
+    table = [float(recent_weight)]
+    for _ in range(int(from_last.max()) if len(from_last) else 0):
+        table.append(table[-1] * turn_decay)  # the same products as context_terms
+    weights = np.array(table, dtype=np.float64)[from_last]
+    rows, keys, values = [context], [codes], [weights]
+    if max_ngram >= 2 and len(codes) > 1:
+        pair = (context[1:] == context[:-1]) & (turn[1:] == turn[:-1])
+        rows.append(context[:-1][pair])
+        keys.append(((codes[:-1][pair] + 1) << _CODE_BITS) | codes[1:][pair])
+        values.append(weights[:-1][pair])
+    return KeyedBatch(len(contexts), np.concatenate(rows), np.concatenate(keys), np.concatenate(values), _spell)
+
+
 class RetrievalResponder:
     """Returns the doctor response of the training context most similar to the query context (BM25).
 
@@ -87,7 +142,8 @@ class RetrievalResponder:
 
     def __init__(self, unit: str = "char", max_ngram: int = 2, recent_weight: float = 2.0, turn_decay: float = 0.5,
                  k1: float = 1.5, b: float = 0.75, idf: str = "lucene", prefilter: int | None = 256,
-                 dedupe: bool = True, same_department: bool = False, lm_order: int | None = None):
+                 prefilter_budget: int | None = DEFAULT_BUDGET, dedupe: bool = True, same_department: bool = False,
+                 lm_order: int | None = None):
         self.unit = unit
         self.max_ngram = max_ngram
         self.recent_weight = recent_weight
@@ -96,6 +152,7 @@ class RetrievalResponder:
         self.b = b
         self.idf = idf
         self.prefilter = prefilter
+        self.prefilter_budget = prefilter_budget
         self.dedupe = dedupe
         self.same_department = same_department
         self.lm_order = lm_order
@@ -103,7 +160,7 @@ class RetrievalResponder:
     def get_params(self) -> dict:
         return {"unit": self.unit, "max_ngram": self.max_ngram, "recent_weight": self.recent_weight,
                 "turn_decay": self.turn_decay, "k1": self.k1, "b": self.b, "idf": self.idf,
-                "prefilter": self.prefilter, "dedupe": self.dedupe,
+                "prefilter": self.prefilter, "prefilter_budget": self.prefilter_budget, "dedupe": self.dedupe,
                 "same_department": self.same_department, "lm_order": self.lm_order}
 
     def _check_params(self) -> None:
@@ -121,7 +178,10 @@ class RetrievalResponder:
         order = self.lm_order
         if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 2 <= order <= 6):
             raise UsageError(f"lm_order must be an integer from 2 to 6 or None, got {order!r}")
-        BM25Index(self.k1, self.b, self.idf, self.prefilter)._check_params()
+        self._index_template()._check_params()
+
+    def _index_template(self) -> BM25Index:
+        return BM25Index(self.k1, self.b, self.idf, self.prefilter, prefilter_budget=self.prefilter_budget)
 
     # ------------------------------------------------------------------------------------------- fitting
 
@@ -131,11 +191,18 @@ class RetrievalResponder:
         pairs = [context_terms(c, tokenize, self.max_ngram, self.recent_weight, self.turn_decay) for c in contexts]
         return [terms for terms, _ in pairs], [weights for _, weights in pairs]
 
-    def term_batches(self, contexts: Sequence[str], batch_size: int = 10_000):
-        """`terms` of consecutive batches of contexts, so that only one batch of token lists is in memory."""
+    def term_batches(self, contexts: Sequence[str], batch_size: int | None = None):
+        """`terms` of consecutive batches of contexts, so that only one batch of token lists is in memory (with
+        char units, `char_term_batch`: the same terms as integer keys, without Python token lists)."""
+        if batch_size is None:
+            batch_size = 5_000 if self.unit == "char" else 2_000
         starts = range(0, len(contexts), batch_size)
         for start in progress.progress(starts, "indexing contexts", length=len(starts)):
-            yield self.terms(contexts[start:start + batch_size])
+            if self.unit == "char":
+                yield char_term_batch(contexts[start:start + batch_size], self.max_ngram, self.recent_weight,
+                                      self.turn_decay)
+            else:
+                yield self.terms(contexts[start:start + batch_size])
 
     def fit(self, instances: Sequence, valid: Sequence | None = None) -> "RetrievalResponder":
         """Index the training contexts (``valid`` is not needed: nothing is tuned)."""
@@ -144,13 +211,14 @@ class RetrievalResponder:
         if not instances:
             raise DataError("no training instances for the retrieval responder")
         contexts = [instance.context for instance in instances]
-        self.index_ = BM25Index(self.k1, self.b, self.idf, self.prefilter).fit_batches(self.term_batches(contexts))
+        self.index_ = self._index_template().fit_batches(self.term_batches(contexts))
         # Responses that differ only in whitespace are one response (the first spelling is kept).
-        response_number: dict[str, int] = {}
+        response_number: dict[bytes, int] = {}
         self.responses_ = []
         numbers = []
         for instance in instances:
-            key = "".join(instance.response.split())
+            # A 16-byte digest instead of a second copy of every response keeps a large corpus's dict small.
+            key = hashlib.blake2b("".join(instance.response.split()).encode("utf-8"), digest_size=16).digest()
             if key not in response_number:
                 response_number[key] = len(self.responses_)
                 self.responses_.append(instance.response)
@@ -265,6 +333,9 @@ class RetrievalResponder:
         name = f"{prefix}.json"
         where = f"{reader.directory}/{name}"
         meta = reader.read_component(name, FORMAT_NAME, FORMAT_VERSION, "retrieval responder")
+        if meta.get("format_version") == 1:
+            raise ModelFormatError(f"{where}: retrieval responder format version 1 (an in-memory BM25 matrix) is no "
+                                   "longer read; train the model again with this rmd_baselines")
         responder = reader.estimator(cls, meta, name)
         responses = reader.require(meta, "responses", name)
         departments = reader.require(meta, "departments", name)

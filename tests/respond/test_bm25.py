@@ -144,3 +144,142 @@ def test_bad_calls_are_usage_errors():
         BM25Index().top_k([list("a")], 1)
     with pytest.raises(UsageError, match="positive integer"):
         BM25Index().fit(DOCS).top_k([list("a")], 0)
+
+
+# ----------------------------------------------------------------------------------------- the on-disk index (issue 11)
+
+
+def _sample_contexts(n):
+    """Real-looking contexts: the generation instances of the bundled synthetic sample."""
+    from rmd_baselines.corpus import load_dialogues
+    from rmd_baselines.respond.retrieval import RetrievalResponder
+    from rmd_baselines.tasks import GenerationSettings, build_generation_task
+
+    from ..conftest import SAMPLE
+
+    dialogues, _ = load_dialogues(SAMPLE)
+    data = build_generation_task(dialogues, GenerationSettings())
+    contexts = [i.context for i in data.train]
+    queries = [i.context for i in data.test]
+    responder = RetrievalResponder()
+    return responder.terms(contexts[:n]), responder.terms(queries[:300])
+
+
+@pytest.fixture(scope="module")
+def sample_index():
+    (terms, weights), queries = _sample_contexts(6000)
+    return BM25Index().fit(terms, weights), queries
+
+
+def test_the_two_pass_search_equals_exhaustive_search_when_its_budget_covers_every_posting(sample_index):
+    index, (terms, weights) = sample_index
+    exact_docs, exact_scores = index.top_k(terms, 5, weights)
+    index_all = BM25Index(prefilter=20, prefilter_terms=10_000, prefilter_budget=None)
+    index_all.__dict__.update({k: v for k, v in index.__dict__.items() if k.endswith("_") or k.startswith("_")})
+    docs, scores = index_all.top_k(terms, 5, weights)
+    np.testing.assert_array_equal(docs, exact_docs)
+    np.testing.assert_array_equal(scores, exact_scores)  # the same sums in the same order: bit-identical
+
+
+def test_a_budgeted_first_pass_finds_the_exhaustive_best_context_for_most_queries(sample_index):
+    index, (terms, weights) = sample_index
+    exact_docs, exact_scores = index.top_k(terms, 10, weights)
+    pruned = BM25Index(prefilter=64, prefilter_budget=2_000)
+    pruned.__dict__.update({k: v for k, v in index.__dict__.items() if k.endswith("_") or k.startswith("_")})
+    docs, scores = pruned.top_k(terms, 10, weights)
+    answered = exact_docs[:, 0] >= 0
+    assert np.mean(docs[answered, 0] == exact_docs[answered, 0]) >= 0.95
+    # Whatever the first pass kept, the returned scores are exact BM25.
+    full = index.score_batch(terms, weights).toarray()
+    found = docs >= 0
+    np.testing.assert_allclose(scores[found], full[np.nonzero(found)[0], docs[found]], rtol=1e-9)
+
+
+def test_a_first_pass_that_reads_less_than_everything_does_miss_some_best_contexts(sample_index):
+    index, (terms, weights) = sample_index
+    exact_docs, _ = index.top_k(terms, 1, weights)
+    pruned = BM25Index(prefilter=1, prefilter_terms=1, prefilter_budget=1)
+    pruned.__dict__.update({k: v for k, v in index.__dict__.items() if k.endswith("_") or k.startswith("_")})
+    docs, _ = pruned.top_k(terms, 1, weights)
+    assert np.mean(docs[:, 0] == exact_docs[:, 0]) < 0.9  # the budget is really a limit
+
+
+def test_building_in_many_segments_gives_the_same_index(monkeypatch):
+    from rmd_baselines.respond import bm25
+
+    docs = _random_corpus(400)
+    whole = BM25Index().fit(docs)
+    monkeypatch.setattr(bm25, "SEGMENT_POSTINGS", 97)
+    monkeypatch.setattr(bm25, "MERGE_POSTINGS", 50)
+    monkeypatch.setattr(bm25, "CHUNK", 33)
+    pieces = BM25Index().fit_batches([(docs[i:i + 7], None) for i in range(0, len(docs), 7)])
+    assert pieces.vocabulary_ == whole.vocabulary_
+    for name in bm25.INDEX_FILES:
+        np.testing.assert_array_equal(pieces._array(name), whole._array(name))
+
+
+def test_postings_are_impact_ordered_and_match_the_forward_index():
+    index = BM25Index().fit(_random_corpus(200))
+    inv_ptr, inv_docs, inv_weights = index._array("inv_ptr"), index._array("inv_docs"), index._array("inv_weights")
+    assert inv_docs.dtype == np.uint32 and inv_weights.dtype == np.float32
+    dense = index.document_weights(np.arange(len(index.vocabulary_)), np.arange(index.n_docs_))
+    for term in range(len(index.vocabulary_)):
+        weights = inv_weights[inv_ptr[term]:inv_ptr[term + 1]]
+        assert np.all(np.diff(weights) <= 0)
+        np.testing.assert_array_equal(weights, dense[term, inv_docs[inv_ptr[term]:inv_ptr[term + 1]]])
+    assert np.count_nonzero(dense) == index.n_postings_
+
+
+def test_a_loaded_index_is_memory_mapped_and_searches_alike(tmp_path):
+    docs, queries = _random_corpus(300), _random_corpus(20, seed=3)
+    index = BM25Index(prefilter=8, prefilter_budget=50).fit(docs)
+    with model_writer(tmp_path / "m", "respond") as writer:
+        index.save(writer)
+    loaded = BM25Index.load(ModelReader(tmp_path / "m"))
+    assert isinstance(loaded._array("inv_docs").base, np.memmap)
+    assert loaded.directory_ == str(tmp_path / "m")
+    assert [a.tolist() for a in loaded.top_k(queries, 4)] == [a.tolist() for a in index.top_k(queries, 4)]
+
+
+def test_the_index_files_are_removed_with_the_index():
+    import gc
+    import os
+
+    index = BM25Index().fit(DOCS)
+    directory = index.directory_
+    assert os.path.isdir(directory)
+    del index
+    gc.collect()
+    assert not os.path.exists(directory)
+
+
+def test_a_format_1_index_is_refused_with_one_line(tmp_path):
+    import json
+
+    index = BM25Index().fit(DOCS)
+    with model_writer(tmp_path / "m", "respond") as writer:
+        index.save(writer)
+        path = writer.path("bm25.json")
+        meta = json.load(open(path, encoding="utf-8"))
+        meta["format_version"] = 1
+        json.dump(meta, open(path, "w", encoding="utf-8"))
+    with pytest.raises(ModelFormatError, match="format version 1 .* no longer read") as caught:
+        BM25Index.load(ModelReader(tmp_path / "m"))
+    assert "\n" not in str(caught.value)
+
+
+def test_document_ids_out_of_range_are_a_model_format_error(tmp_path):
+    index = BM25Index().fit(DOCS)
+    inv_docs = np.load(index._path("inv_docs"))
+    inv_docs[3] = 10_000
+    np.save(index._path("inv_docs"), inv_docs)  # before saving: the manifest's checksum covers the bad file
+    with model_writer(tmp_path / "m", "respond") as writer:
+        index.save(writer)
+    with pytest.raises(ModelFormatError, match="inv_docs holds numbers out of range"):
+        BM25Index.load(ModelReader(tmp_path / "m"))
+
+
+@pytest.mark.parametrize("budget", [0, -3, 2.5, True])
+def test_a_bad_budget_is_a_usage_error(budget):
+    with pytest.raises(UsageError, match="prefilter_budget"):
+        BM25Index(prefilter_budget=budget).fit(DOCS)

@@ -137,3 +137,64 @@ def test_bad_input(fitted):
         RetrievalResponder(max_ngram=3).fit(TRAIN)
     with pytest.raises(UsageError, match="no language model"):
         fitted.response_nll(["发烧"], ["多少度"])
+
+
+@pytest.mark.parametrize("max_ngram,recent,decay", [(2, 2.0, 0.5), (1, 1.0, 1.0), (2, 3.0, 0.1)])
+def test_the_numpy_char_terms_equal_context_terms(max_ngram, recent, decay):
+    from collections import Counter
+
+    from rmd_baselines.respond.retrieval import char_term_batch
+
+    contexts = [i.context for i in TRAIN] + ["", "\n", "a b\n\n c\u3000d\n", "CT 123\r\n好的 \t谢谢", "𠀀字\n𠀀 字"]
+    batch = char_term_batch(contexts, max_ngram, recent, decay)
+    tokenize = get_tokenizer("char").tokenize
+    assert batch.n_docs == len(contexts)
+    for row, context in enumerate(contexts):
+        expected, found = Counter(), Counter()
+        for term, weight in zip(*context_terms(context, tokenize, max_ngram, recent, decay)):
+            expected[term] += weight
+        mine = batch.rows == row
+        for term, weight in zip(batch.spell(batch.keys[mine]), batch.values[mine].tolist()):
+            found[term] += weight
+        assert found == expected, context
+
+
+def test_char_and_word_style_indexes_answer_alike():
+    """The fast char path (numpy keys) builds the same index as token lists would."""
+    from rmd_baselines.respond.bm25 import BM25Index
+
+    responder = RetrievalResponder()
+    contexts = [i.context for i in TRAIN]
+    fast = BM25Index().fit_batches(responder.term_batches(contexts))
+    slow = BM25Index().fit(*responder.terms(contexts))
+    assert sorted(fast.vocabulary_) == sorted(slow.vocabulary_)
+    queries = responder.terms(["孩子发烧三十九度", "宝宝拉肚子", "谢谢"])
+    fast_docs, fast_scores = fast.top_k(*queries[:1], 5, queries[1])
+    slow_docs, slow_scores = slow.top_k(*queries[:1], 5, queries[1])
+    np.testing.assert_array_equal(fast_docs, slow_docs)
+    np.testing.assert_allclose(fast_scores, slow_scores, rtol=1e-12)
+
+
+def test_a_version_1_retrieval_model_is_refused_with_one_line(tmp_path):
+    import json
+
+    responder = RetrievalResponder().fit(TRAIN)
+    with model_writer(tmp_path / "m", "respond") as writer:
+        responder.save(writer)
+        path = writer.path("retrieval.json")
+        meta = json.load(open(path, encoding="utf-8"))
+        meta["format_version"] = 1
+        json.dump(meta, open(path, "w", encoding="utf-8"))
+    with pytest.raises(ModelFormatError, match="format version 1 .* no longer read; train the model again") as caught:
+        RetrievalResponder.load(ModelReader(tmp_path / "m"))
+    assert "\n" not in str(caught.value)
+
+
+def test_the_saved_index_is_memory_mapped_from_the_model_directory(tmp_path):
+    responder = RetrievalResponder(prefilter_budget=5).fit(TRAIN)
+    with model_writer(tmp_path / "m", "respond") as writer:
+        responder.save(writer)
+    loaded = RetrievalResponder.load(ModelReader(tmp_path / "m"))
+    assert loaded.prefilter_budget == 5 and loaded.index_.directory_ == str(tmp_path / "m")
+    assert isinstance(loaded.index_._array("fwd_weights").base, np.memmap)
+    assert (tmp_path / "m" / "retrieval_bm25_inv_docs.npy").is_file()
