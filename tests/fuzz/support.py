@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import re
+import signal
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
 EXIT_STATUSES = {0, 1, 2, 130}
+# What Python's warnings module prints ("/path/x.py:323: UserWarning: ..."): our warnings are one line of ours.
+PYTHON_WARNING = re.compile(r"\.py:\d+: \w*Warning: ")
 PROG = "rmd-baseline"
 
 
@@ -73,10 +78,23 @@ class Run:
     stdout: bytes
     stderr: bytes
     exception: BaseException | None
+    leaked: list = field(default_factory=list)  # Python warnings the command let through to stderr
 
     def describe(self) -> str:
         return (f"argv={self.argv!r}\nexit={self.code}\nstdout={self.stdout[:2000]!r}\n"
-                f"stderr={self.stderr[:2000]!r}\nexception={self.exception!r}")
+                f"stderr={self.stderr[:2000]!r}\nexception={self.exception!r}\n"
+                f"warnings={[f'{w.category.__name__}: {w.message}' for w in self.leaked]!r}")
+
+
+class FuzzTimeout(BaseException):
+    """A command ran past the fuzz suite's time limit (not an ``Exception``: no handler of the CLI catches it)."""
+
+
+def _alarm(signum, frame):
+    raise FuzzTimeout(f"the command did not finish within {TIME_LIMIT} s")
+
+
+TIME_LIMIT = int(os.environ.get("RMD_FUZZ_TIME_LIMIT", "60"))
 
 
 def run_cli(argv, stdin: bytes | None = None, cwd: str | os.PathLike | None = None) -> Run:
@@ -84,7 +102,8 @@ def run_cli(argv, stdin: bytes | None = None, cwd: str | os.PathLike | None = No
     its exit status is the ``SystemExit`` a shell would see), with stdin/stdout/stderr as bytes.
 
     ``argv`` items may be ``str`` or ``bytes``; bytes are turned into ``str`` the way Python builds ``sys.argv``
-    (``os.fsdecode``: undecodable bytes become surrogate escapes)."""
+    (``os.fsdecode``: undecodable bytes become surrogate escapes). A run longer than ``TIME_LIMIT`` seconds
+    (``RMD_FUZZ_TIME_LIMIT``, default 60) is stopped and reported as a failure instead of hanging the suite."""
     from click.testing import CliRunner
 
     from rmd_baselines import progress
@@ -95,20 +114,37 @@ def run_cli(argv, stdin: bytes | None = None, cwd: str | os.PathLike | None = No
     debug_before = base._DEBUG["on"]
     quiet_before = getattr(progress, "_QUIET", None)
     old_cwd = os.getcwd()
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    timed_out = None
     try:
         if cwd is not None:
             os.chdir(cwd)
-        result = CliRunner().invoke(cli, args, input=stdin, prog_name=PROG)
+        signal.alarm(TIME_LIMIT)
+        try:
+            with warnings.catch_warnings(record=True) as leaked:
+                # a terminal's defaults: what is not caught by the command itself reaches the user's stderr
+                warnings.resetwarnings()
+                warnings.simplefilter("always")
+                for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                    warnings.simplefilter("ignore", category)
+                result = CliRunner().invoke(cli, args, input=stdin, prog_name=PROG)
+        except FuzzTimeout as exc:
+            timed_out = exc
+        finally:
+            signal.alarm(0)
     finally:
+        signal.signal(signal.SIGALRM, previous)
         os.chdir(old_cwd)
         base._DEBUG["on"] = debug_before  # --debug / --quiet are process-wide switches: undo them
         if quiet_before is not None:
             progress._QUIET = quiet_before
+    if timed_out is not None:
+        return Run(args, -1, b"", b"", timed_out)
     exception = result.exception
     code = result.exit_code
     if isinstance(exception, SystemExit):
         exception = None
-    return Run(args, code, result.stdout_bytes, result.stderr_bytes, exception)
+    return Run(args, code, result.stdout_bytes, result.stderr_bytes, exception, list(leaked))
 
 
 def listing(folder: str | os.PathLike) -> dict[str, tuple]:
@@ -150,6 +186,7 @@ def check_run(run: Run, *, debug: bool = False, json_out: bool | None = None,
     if not debug:
         assert "Traceback (most recent call last)" not in err, f"traceback without --debug\n{run.describe()}"
         assert "Traceback (most recent call last)" not in out, f"traceback on stdout\n{run.describe()}"
+    assert not run.leaked and not PYTHON_WARNING.search(err), f"a raw Python warning on stderr\n{run.describe()}"
     if run.code != 0 and not err.startswith("Usage: "):
         lines = [line for line in err.splitlines() if line.strip()]
         if not debug:
@@ -158,7 +195,7 @@ def check_run(run: Run, *, debug: bool = False, json_out: bool | None = None,
             assert errors[0].startswith(f"{PROG}: "), f"failure message not prefixed\n{run.describe()}"
         else:
             assert lines, f"failure without a message\n{run.describe()}"
-    if json_out and run.code == 0:
+    if json_out and run.code == 0 and not {"--help", "-h", "--version"} & set(run.argv):
         try:
             strict_json(out)
         except ValueError as exc:
@@ -169,13 +206,25 @@ def check_run(run: Run, *, debug: bool = False, json_out: bool | None = None,
                                         f"{sorted(set(after) ^ set(before or {}))}\n{run.describe()}")
 
 
-def python_can_decode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def check_outputs(folder: str | os.PathLike) -> None:
+    """Every text output under ``folder`` is valid UTF-8 and every ``.json``/``.jsonl`` is strict JSON."""
+    for path in Path(folder).rglob("*"):
+        if not path.is_file() or path.suffix not in (".json", ".jsonl", ".md", ".html", ".txt", ".arpa"):
+            continue
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise AssertionError(f"{path}: output is not valid UTF-8") from None
+        try:
+            if path.suffix == ".json":
+                strict_json(text)
+            elif path.suffix == ".jsonl":
+                for line in text.splitlines():
+                    if line.strip():
+                        strict_json(line)
+        except ValueError as exc:
+            raise AssertionError(f"{path}: output is not strict JSON ({exc})") from None
 
 
-__all__ = ["EXIT_STATUSES", "Run", "check_run", "deep", "finite_json", "fuzz", "listing", "run_cli",
+__all__ = ["EXIT_STATUSES", "Run", "check_outputs", "check_run", "deep", "finite_json", "fuzz", "listing", "run_cli",
            "strict_json"]
