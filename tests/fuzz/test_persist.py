@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,8 @@ def array_mutation(data, arrays: dict) -> dict:
     value = arrays[key]
     how = data.draw(st.sampled_from(["drop", "empty", "reshape", "dtype", "nan", "negative", "huge", "extra",
                                      "scalar"]), label=f"{key} {value.dtype}{value.shape}")
+    if value.ndim == 0 and how in ("empty", "reshape"):
+        how = "drop"
     if how == "drop":
         del arrays[key]
     elif how == "empty":
@@ -121,14 +124,23 @@ def mutate(directory: Path, data) -> str:
             path.unlink()
         elif how == "add":
             (directory / data.draw(st.sampled_from(["extra.json", "model.json.tmp", ".hidden"]))).write_text("{}")
-        elif how == "bytes" or not (name.endswith(".json") or name.endswith(".npz")):
+        elif how == "bytes" or not name.endswith((".json", ".npz")):
             raw = path.read_bytes()
             cut = data.draw(st.integers(0, len(raw)))
             damage = data.draw(st.sampled_from(["truncate", "splice", "nested", "not-utf8", "empty", "doubled"]))
-            path.write_bytes({"truncate": lambda: raw[:cut],
-                              "splice": lambda: raw[:cut] + data.draw(st.binary(min_size=1, max_size=16)) + raw[cut + 1:],
-                              "nested": lambda: b"[" * 100000, "not-utf8": lambda: b"\xff\xfe", "empty": lambda: b"",
-                              "doubled": lambda: raw + raw}[damage]())
+            if damage == "truncate":
+                raw = raw[:cut]
+            elif damage == "splice":
+                raw = raw[:cut] + data.draw(st.binary(min_size=1, max_size=16)) + raw[cut + 1:]
+            elif damage == "nested":
+                raw = b"[" * 100000
+            elif damage == "not-utf8":
+                raw = b"\xff\xfe"
+            elif damage == "empty":
+                raw = b""
+            else:
+                raw = raw + raw
+            path.write_bytes(raw)
         elif name.endswith(".json"):
             try:
                 obj = json.loads(path.read_text(encoding="utf-8"))
@@ -139,7 +151,7 @@ def mutate(directory: Path, data) -> str:
             try:
                 with np.load(path, allow_pickle=False) as npz:
                     arrays = {k: npz[k] for k in npz.files}
-            except Exception:
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile):
                 continue
             if not arrays:
                 continue

@@ -128,25 +128,70 @@ def slow_specs(inputs):
     }
 
 
+class Invocation(list):
+    """An argv, plus ``texts``: the values drawn as free text (a patient's words, a label, a department)."""
+
+    texts: list
+
+
 @st.composite
 def invocation(draw, specs):
     command = draw(st.sampled_from(sorted(specs)))
     positional, options, *required = specs[command]
-    argv: list = list(command)
+    argv = Invocation(command)
+    argv.texts = []
     chunks = []
     for name, strategy in options.items():
         if name not in (required[0] if required else ()) and not draw(st.booleans()):
             continue
         repeat = draw(st.integers(1, 2)) if name in ("--hyp", "--ref", "--pred", "--scores", "--logprobs") else 1
         for _ in range(repeat):
-            chunks.append([name] if strategy is None else [name, draw(strategy)])
-    args = [draw(s) for s in positional if draw(st.integers(0, 9)) > 0]
+            value = None if strategy is None else draw(strategy)
+            if strategy is TEXT_VALUES:
+                argv.texts.append(value)
+            chunks.append([name] if strategy is None else [name, value])
+    args = []
+    for strategy in positional:
+        if draw(st.integers(0, 9)) > 0:
+            args.append(draw(strategy))
+            if strategy is TEXT_VALUES:
+                argv.texts.append(args[-1])
     chunks += [[a] for a in args]
     chunks = draw(st.permutations(chunks))
     for chunk in chunks:
         argv += chunk
     prefix = draw(st.sampled_from([[], [], ["--quiet"], ["--debug"]]))
-    return prefix + [os.fspath(a) if isinstance(a, Path) else a for a in argv]
+    out = Invocation(prefix + [os.fspath(a) if isinstance(a, Path) else a for a in argv])
+    out.texts = argv.texts
+    return out
+
+
+def not_utf8(value) -> bool:
+    """True for an argument that was not valid UTF-8 on the command line (bytes, or str with surrogate escapes)."""
+    if isinstance(value, bytes):
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return True
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_meaning(argv, run, inputs) -> None:
+    """Promises beyond the generic invariants, for the inputs where the right answer is known."""
+    if {"--help", "-h", "--version"} & {a for a in argv if isinstance(a, str)}:
+        return
+    if any(not_utf8(t) for t in getattr(argv, "texts", [])):
+        assert run.code == 2, f"a text argument that is not UTF-8 was not refused (issue 13 D5)\n{run.describe()}"
+    empty = {str(inputs["empty.jsonl"]), str(inputs["blank.jsonl"])}
+    if any(a in empty for a in argv) and \
+            any(tuple(argv[i:i + 2]) in (("data", "validate"), ("data", "stats"), ("data", "split"))
+                for i in range(len(argv))):
+        assert run.code == 2, f"an empty corpus was accepted (issue 13 D13)\n{run.describe()}"
 
 
 def prepare(folder: Path, inputs, draw) -> None:
@@ -169,8 +214,14 @@ def run_and_check(argv, inputs, data):
         before = listing(folder / "out")
         run = run_cli(argv, stdin=stdin, cwd=folder)
         check_run(run, debug="--debug" in argv, json_out="--json" in argv, out_dir=folder / "out", before=before)
+        check_meaning(argv, run, inputs)
         if run.code == 0:
             check_outputs(folder / "out")
+            added = sorted(set(listing(folder / "out")) - set(before))
+            temporary = [name for name in added if any(part.startswith(".") or ".old-" in part or
+                                                       part.endswith(".tmp") for part in Path(name).parts)]
+            assert not temporary, f"temporary files left after a success (issue 13 D8): {temporary}\n" \
+                                  f"{run.describe()}"
         else:
             leftovers = [p.name for p in folder.iterdir() if p.name != "out"]
             assert not leftovers, f"files left beside the output folder: {leftovers}\n{run.describe()}"

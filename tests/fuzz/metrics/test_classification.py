@@ -14,8 +14,12 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from rmd_baselines.errors import DataError, UsageError
-from rmd_baselines.metrics.classification import (ClassificationStats, classification_scores,
-                                                  compare_classification, format_classification_table)
+from rmd_baselines.metrics.classification import (
+    ClassificationStats,
+    classification_scores,
+    compare_classification,
+    format_classification_table,
+)
 
 from ..support import finite_json, fuzz
 

@@ -18,8 +18,13 @@ from hypothesis import strategies as st
 from rmd_baselines.errors import DataError, UsageError
 from rmd_baselines.metrics.dist import dist
 from rmd_baselines.metrics.entropy import entropy
-from rmd_baselines.metrics.generation import (FAMILIES, GenerationStats, compare_generation, evaluate_generation,
-                                              format_table4)
+from rmd_baselines.metrics.generation import (
+    FAMILIES,
+    GenerationStats,
+    compare_generation,
+    evaluate_generation,
+    format_table4,
+)
 from rmd_baselines.metrics.perplexity import perplexity, perplexity_from_logprobs
 from rmd_baselines.text import get_tokenizer
 
