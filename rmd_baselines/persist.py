@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import zipfile
 import zlib
 from typing import Any, Iterator
@@ -27,7 +26,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import __version__
-from .corpus.writer import check_replaceable_directory, sibling_temp_directory, swap_directory_into_place
+from .corpus.writer import DirectoryReplacement, check_replaceable_directory, write_failure
 from .errors import ModelFormatError
 
 FORMAT_NAME = "rmd_baselines-model"
@@ -52,10 +51,11 @@ class ModelWriter:
     """Collects a model's files in a temporary directory; `commit` moves it into place atomically."""
 
     def __init__(self, directory: str | os.PathLike, kind: str):
-        check_model_destination(directory)
-        self.directory = os.path.abspath(os.fspath(directory))
+        # Checks the destination, follows a symlink, locks it against a concurrent run, makes the temporary sibling.
+        self._replacement = DirectoryReplacement(directory, MANIFEST, "a model directory", mode=0o755)
+        self.directory = self._replacement.path
         self.kind = kind
-        self.tmp = sibling_temp_directory(self.directory)
+        self.tmp = self._replacement.tmp
         self.files: list[str] = []
 
     def path(self, name: str) -> str:
@@ -99,12 +99,10 @@ class ModelWriter:
         with open(os.path.join(self.tmp, MANIFEST), "w", encoding="utf-8") as out:
             json.dump(manifest, out, ensure_ascii=False, indent=1, sort_keys=True)
             out.write("\n")
-        os.chmod(self.tmp, 0o755)
-        check_model_destination(self.directory)
-        swap_directory_into_place(self.tmp, self.directory)
+        self._replacement.commit()
 
     def abort(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self._replacement.abort()
 
 
 @contextlib.contextmanager
@@ -114,8 +112,11 @@ def model_writer(directory: str | os.PathLike, kind: str) -> Iterator[ModelWrite
     try:
         yield writer
         writer.commit()
-    except BaseException:
-        writer.abort()
+    except BaseException as exc:
+        writer.abort()  # also after a failed commit: deleting the temporary directory again is harmless
+        named = write_failure(exc, writer.directory)
+        if named is not None:
+            raise named from None
         raise
 
 
@@ -133,18 +134,27 @@ class ModelReader:
             with open(manifest_path, encoding="utf-8") as handle:
                 manifest = json.load(handle)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ModelFormatError(f"{manifest_path}: unreadable manifest ({exc})") from None
+            raise ModelFormatError(f"{manifest_path}: unreadable manifest ({' '.join(str(exc).split())[:120]})") \
+                from None
+        except RecursionError:  # e.g. 100,000 nested '['
+            raise ModelFormatError(f"{manifest_path}: not a model manifest (JSON nested too deeply)") from None
+        except OSError as exc:
+            raise ModelFormatError(f"{manifest_path}: cannot read ({exc.strerror or exc})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
             raise ModelFormatError(f"{manifest_path}: not an rmd_baselines model manifest")
         version = manifest.get("format_version")
-        if not isinstance(version, int):
-            raise ModelFormatError(f"{manifest_path}: format_version missing or not an integer")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ModelFormatError(f"{manifest_path}: format_version: {version!r} is not a format version "
+                                   "(a positive integer)")
         if version > FORMAT_VERSION:
             raise ModelFormatError(
                 f"{self.directory}: model format version {version} is newer than this rmd_baselines "
                 f"({__version__}) reads (version {FORMAT_VERSION}); upgrade rmd_baselines"
             )
         self.kind = manifest.get("kind")
+        if not isinstance(self.kind, str) or not self.kind:
+            raise ModelFormatError(f"{manifest_path}: kind: missing or not a string (expected one of "
+                                   "'route', 'recommend', 'respond')")
         wanted = (kinds,) if isinstance(kinds, str) else kinds
         if wanted and self.kind not in wanted:
             raise ModelFormatError(
@@ -176,7 +186,9 @@ class ModelReader:
             with open(path, encoding="utf-8") as handle:
                 return json.load(handle)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ModelFormatError(f"{path}: invalid JSON ({exc})") from None
+            raise ModelFormatError(f"{path}: invalid JSON ({' '.join(str(exc).split())[:120]})") from None
+        except RecursionError:
+            raise ModelFormatError(f"{path}: not a model file (JSON nested too deeply)") from None
 
     def read_text(self, name: str) -> str:
         path = self.path(name)

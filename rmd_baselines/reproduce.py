@@ -24,7 +24,7 @@ from typing import Callable
 from . import __version__, progress
 from .corpus import load_dialogues
 from .corpus.stats import corpus_statistics
-from .corpus.writer import write_json, write_text
+from .corpus.writer import atomic_directory, write_json, write_text
 from .errors import DataError
 from .persist import file_sha256
 from .tasks import ClassificationSettings, GenerationSettings, build_classification_task, build_generation_task
@@ -34,6 +34,7 @@ SAMPLE_NAME = "realmeddial_synthetic_sample.jsonl.gz"
 SAMPLE_DIALOGUES = 2637
 RESULTS_FORMAT = "rmd_baselines-results"
 RESULTS_FORMAT_VERSION = 1
+RESULTS_FILE = "results.json"
 PACKAGES = ("numpy", "scipy", "scikit-learn", "jieba", "lightgbm", "kenlm", "click")
 RESPONDERS = ("retrieval", "ngram", "rerank")
 N_EXAMPLES = 6
@@ -245,10 +246,19 @@ def results_markdown(results: dict, tables: dict[str, str]) -> str:
 
 def reproduce(data_path: str | None = None, out_dir: str = "rmd-results", seed: int = 0, n_boot: int = 1000,
               save_models: bool = True) -> tuple[dict, dict[str, str]]:
-    """Run everything, write ``results.json`` and ``results.md`` into ``out_dir``; returns (results, tables)."""
+    """Run everything, write ``results.json``, ``results.md`` (and ``models/``) into ``out_dir``; returns
+    (results, tables). ``out_dir`` is built beside its place and replaces an earlier run's folder as a whole
+    (no stale model of an earlier run is left), and only when everything succeeded: a failure, Ctrl-C or SIGTERM
+    leaves the earlier folder as it was. A second run writing the same ``out_dir`` meanwhile fails cleanly."""
+    path = data_path or bundled_sample()
+    with atomic_directory(out_dir, RESULTS_FILE, "a reproduce results directory") as tmp:
+        return _reproduce(data_path, path, tmp, seed, n_boot, save_models)
+
+
+def _reproduce(data_path: str | None, path: str, out_dir: str, seed: int, n_boot: int,
+               save_models: bool) -> tuple[dict, dict[str, str]]:
     timer = Timer()
     started = time.perf_counter()
-    path = data_path or bundled_sample()
     dialogues, report = timer.run("read corpus", load_dialogues, path)
     models_dir = os.path.join(out_dir, "models") if save_models else None
     sha = file_sha256(path)
@@ -276,6 +286,6 @@ def reproduce(data_path: str | None = None, out_dir: str = "rmd-results", seed: 
     results["timings"] = {"seconds": timer.seconds,
                           "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
     tables = table_texts(results)
-    write_json(os.path.join(out_dir, "results.json"), results)
+    write_json(os.path.join(out_dir, RESULTS_FILE), results)
     write_text(os.path.join(out_dir, "results.md"), results_markdown(results, tables))
     return results, tables

@@ -144,3 +144,119 @@ def test_array_files_that_are_not_npz_archives_are_refused(tmp_path, payload):
     _replace_member(path, "weights.npz", payload)
     with pytest.raises(ModelFormatError, match="weights.npz: (unreadable array file|member 'coef.txt')"):
         ModelReader(path).read_arrays("weights.npz")
+
+
+# ---- issue 13: D4 (deeply nested JSON) and D14 (format_version and kind named) ----
+
+def _rewrite_manifest(directory, change=None, drop=None, raw=None):
+    path = directory / "manifest.json"
+    if raw is not None:
+        path.write_text(raw, "utf-8")
+        return
+    manifest = json.loads(path.read_text("utf-8"))
+    manifest.update(change or {})
+    if drop:
+        del manifest[drop]
+    path.write_text(json.dumps(manifest), "utf-8")
+
+
+def test_a_deeply_nested_manifest_is_not_a_model(tmp_path):
+    directory = save(tmp_path / "m")
+    _rewrite_manifest(directory, raw="[" * 100_000)
+    with pytest.raises(ModelFormatError, match="not a model manifest"):
+        ModelReader(directory)
+
+
+def test_a_deeply_nested_model_file_is_not_a_model(tmp_path):
+    from rmd_baselines.persist import MANIFEST
+
+    directory = save(tmp_path / "m")
+    (directory / "model.json").write_text("[" * 100_000, "utf-8")
+    manifest = json.loads((directory / MANIFEST).read_text("utf-8"))
+    manifest["files"]["model.json"] = file_sha256(directory / "model.json")
+    (directory / MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(ModelFormatError, match="not a model file"):
+        ModelReader(directory).read_json("model.json")
+
+
+@pytest.mark.parametrize("version", [True, False, -7, 0, 1.0, "1", None])
+def test_a_format_version_that_is_not_a_positive_integer_is_named(tmp_path, version):
+    directory = save(tmp_path / "m")
+    _rewrite_manifest(directory, {"format_version": version})
+    with pytest.raises(ModelFormatError, match=r"manifest.json: format_version: .* is not a format version"):
+        ModelReader(directory)
+
+
+@pytest.mark.parametrize("kind", ["drop", None, 7, ""])
+def test_a_missing_kind_is_named(tmp_path, kind):
+    directory = save(tmp_path / "m")
+    if kind == "drop":
+        _rewrite_manifest(directory, drop="kind")
+    else:
+        _rewrite_manifest(directory, {"kind": kind})
+    with pytest.raises(ModelFormatError, match="manifest.json: kind: missing or not a string"):
+        ModelReader(directory, kinds="route")
+
+
+# ---- issue 13 "data is never lost": train --out failing midway, concurrent saves, symlinked --out ----
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    from tests.respond.dialogue_fixtures import write_tiny_corpus
+
+    return write_tiny_corpus(tmp_path_factory.mktemp("persist") / "tiny.jsonl")
+
+
+@pytest.mark.parametrize("error, code, message", [
+    (KeyboardInterrupt(), 130, "rmd-baseline: interrupted\n"),
+    (OSError(28, "No space left on device"), 1, "model: cannot write (No space left on device)"),
+    (RuntimeError("boom"), 1, "internal error: RuntimeError: boom"),
+])
+@pytest.mark.parametrize("task", ["route", "respond"])
+def test_train_failing_midway_keeps_the_previous_model(tmp_path, monkeypatch, tiny_corpus, task, error, code,
+                                                       message):
+    from rmd_baselines import persist
+    from tests.cli.invoke import run_streams
+    from tests.output_checks import folder_names, tree_bytes
+
+    out = tmp_path / "model"
+    args = ["train", task, "--data", tiny_corpus, "--out", out] + (["--min-count", "1"] if task == "route" else [])
+    assert run_streams(*args)[0] == 0
+    before = tree_bytes(out)
+    real = persist.ModelWriter.path
+    calls = {"n": 0}
+
+    def failing_path(self, name):  # every model file goes through path(): fail at the second
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise error
+        return real(self, name)
+
+    monkeypatch.setattr(persist.ModelWriter, "path", failing_path)
+    result = run_streams(*args, "--seed", "5")
+    assert result[0] == code and message in result[2] and result[2].count("\n") == 1, result
+    assert tree_bytes(out) == before and folder_names(tmp_path) == ["model"]
+
+
+def test_a_model_saved_through_a_symlink_keeps_the_link(tmp_path):
+    import os
+
+    save(tmp_path / "real")
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    save(tmp_path / "link")
+    assert (tmp_path / "link").is_symlink() and ModelReader(tmp_path / "link", kinds="route").kind == "route"
+    assert sorted(os.listdir(tmp_path)) == ["link", "real"]
+
+
+def test_saving_a_model_that_another_run_is_saving_fails_cleanly(tmp_path):
+    import os
+
+    from rmd_baselines.persist import ModelWriter
+
+    first = ModelWriter(tmp_path / "m", "route")
+    with pytest.raises(UsageError, match="another run is writing this output"):
+        save(tmp_path / "m")
+    first.write_json("model.json", {"labels": []})
+    first.commit()
+    assert ModelReader(tmp_path / "m").read_json("model.json") == {"labels": []}
+    assert sorted(os.listdir(tmp_path)) == ["m"]

@@ -1,12 +1,19 @@
 """`reproduce`: the three tables for one corpus, skipped tasks with reasons, reproducible results.json."""
 
+import errno
 import json
+import os
 
+import pytest
 from click.testing import CliRunner
 
+from rmd_baselines import reproduce as reproduce_module
 from rmd_baselines.cli.main import cli
 from rmd_baselines.corpus import Dialogue, Turn, write_dialogues
+from rmd_baselines.errors import RmdError
 from rmd_baselines.reproduce import example_indices, reproduce
+from tests.output_checks import folder_names, tree_bytes
+from tests.respond.dialogue_fixtures import write_tiny_corpus
 
 
 def test_all_three_tasks_with_signatures_and_intervals(small_reproduce_run):
@@ -87,3 +94,93 @@ def test_bad_data_is_exit_2(tmp_path):
 def test_example_indices_spread_over_the_split():
     assert example_indices(100, 6) == [0, 20, 40, 59, 79, 99]
     assert example_indices(3, 6) == [0, 1, 2]
+
+
+# ---- issue 13 D7 and "data is never lost": the output folder is replaced as a whole, or not at all ----
+
+@pytest.fixture(scope="module")
+def earlier_run(tmp_path_factory):
+    """A tiny corpus and an earlier reproduce run of it, with models."""
+    base = tmp_path_factory.mktemp("earlier")
+    corpus = write_tiny_corpus(base / "tiny.jsonl")
+    reproduce(str(corpus), str(base / "run"), n_boot=10)
+    return corpus, base / "run"
+
+
+def copy_of(tmp_path, run):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(run, out)
+    return out
+
+
+def test_reproduce_replaces_an_earlier_run_as_a_whole(earlier_run, tmp_path):
+    corpus, run = earlier_run
+    out = copy_of(tmp_path, run)
+    (out / "models" / "respond-old").mkdir()
+    (out / "models" / "respond-old" / "manifest.json").write_text("{}")
+    reproduce(str(corpus), str(out), n_boot=10, save_models=False)
+    assert sorted(os.listdir(out)) == ["results.json", "results.md"]  # no stale models beside the new results
+    assert folder_names(tmp_path) == ["run"]
+
+
+@pytest.mark.parametrize("error, expected", [
+    (RuntimeError("boom"), RuntimeError),
+    (KeyboardInterrupt(), KeyboardInterrupt),
+    (OSError(errno.ENOSPC, "No space left on device"), RmdError),  # named: "OUT: cannot write (No space ...)"
+])
+def test_a_failure_midway_leaves_the_earlier_run_intact(earlier_run, tmp_path, monkeypatch, error, expected):
+    corpus, run = earlier_run
+    out = copy_of(tmp_path, run)
+    before = tree_bytes(out)
+
+    def fail(*args, **kwargs):  # after the responders were trained and saved
+        raise error
+
+    monkeypatch.setattr(reproduce_module, "run_classification", fail)
+    with pytest.raises(expected):
+        reproduce(str(corpus), str(out), seed=1, n_boot=10)  # another seed: other models, were they written
+    assert tree_bytes(out) == before
+    assert folder_names(tmp_path) == ["run"]
+
+
+def test_reproduce_cli_interrupted_is_130_and_keeps_the_earlier_run(earlier_run, tmp_path, monkeypatch):
+    corpus, run = earlier_run
+    out = copy_of(tmp_path, run)
+    before = tree_bytes(out)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(reproduce_module, "run_classification", interrupt)
+    result = CliRunner().invoke(cli, ["reproduce", "--data", str(corpus), "--out", str(out), "--n-boot", "10",
+                                      "--seed", "1"])
+    assert result.exit_code == 130 and result.stderr == "rmd-baseline: interrupted\n"
+    assert tree_bytes(out) == before and folder_names(tmp_path) == ["run"]
+
+
+def test_a_second_reproduce_on_the_same_out_fails_cleanly(earlier_run, tmp_path):
+    corpus, run = earlier_run
+    out = copy_of(tmp_path, run)
+    before = tree_bytes(out)
+    from rmd_baselines.corpus.writer import OutputLock
+
+    lock = OutputLock(str(out))  # as a first run holds it while it works
+    try:
+        result = CliRunner().invoke(cli, ["reproduce", "--data", str(corpus), "--out", str(out), "--n-boot", "10"])
+    finally:
+        lock.release()
+    assert result.exit_code == 2 and "another run is writing this output" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert tree_bytes(out) == before and folder_names(tmp_path) == ["run"]
+
+
+def test_reproduce_refuses_a_folder_of_other_files(earlier_run, tmp_path):
+    corpus, _ = earlier_run
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    result = CliRunner().invoke(cli, ["reproduce", "--data", str(corpus), "--out", str(out), "--n-boot", "10"])
+    assert result.exit_code == 2 and "not a reproduce results directory" in result.stderr
+    assert folder_names(out) == ["mine.txt"]

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable
 
+from ..corpus.model import visible_text
 from ..corpus.reader import decode_line, iter_lines, iter_stream_lines, parse_record
-from ..errors import DataError, ModelFormatError
+from ..errors import DataChangedWarning, DataError, ModelFormatError, changed_data_message
 from ..persist import file_sha256
 from ..tasks.classification import ClassificationSettings
 from ..tasks.views import get_view
@@ -28,6 +30,16 @@ def saved_settings(model: TextClassifier, directory: str) -> ClassificationSetti
         return ClassificationSettings.from_json(model.metadata_["settings"])
     except (KeyError, TypeError, ValueError):
         raise ModelFormatError(f"{directory}: the model does not record its task settings") from None
+
+
+def _recorded_training_split(recorded: dict, data_path: str, settings: ClassificationSettings) -> set[str] | None:
+    """The training texts of the file the model was trained on, when that file is still there unchanged."""
+    path = recorded.get("path")
+    if not path or os.path.abspath(path) == os.path.abspath(data_path) or not os.path.isfile(path):
+        return None
+    if file_sha256(path) != recorded.get("sha256"):
+        return None
+    return set(load_classification_data(path, settings).train_texts)
 
 
 def evaluate_model_dir(model_dir: str | os.PathLike, data_path: str | os.PathLike | None = None) -> tuple[dict, str]:
@@ -53,8 +65,12 @@ def evaluate_model_dir(model_dir: str | os.PathLike, data_path: str | os.PathLik
     data_path = os.fspath(data_path)
     data = load_classification_data(data_path, settings)
     if recorded.get("sha256") and file_sha256(data_path) != recorded["sha256"]:
-        notes.append(f"{data_path}: SHA-256 differs from the file the model was trained on "
-                     f"({recorded['sha256'][:12]}…); the test split was rebuilt from this file")
+        trained_on = _recorded_training_split(recorded, data_path, settings)
+        overlap = None if trained_on is None else sum(text in trained_on for text in data.test_texts)
+        note = changed_data_message(data_path, recorded["sha256"], overlap, len(data.test_texts), "texts")
+        notes.append(note)
+        if overlap != 0:  # the scores may count what the model was trained on
+            warnings.warn(note, DataChangedWarning, stacklevel=2)
     unknown = sorted(set(data.test_labels) - set(model.classes_))
     if unknown:
         notes.append(f"{len(unknown)} test label(s) the model never saw (e.g. {unknown[0]!r}); they count as errors")
@@ -95,6 +111,8 @@ class InputText:
 def check_text(text: str, where: str) -> None:
     if not text.strip():
         raise DataError(f"{where}: text: empty text (nothing to classify)")
+    if not visible_text(text):
+        raise DataError(f"{where}: text: only control or zero-width characters (nothing to classify)")
 
 
 def read_inputs(path: str, view: str) -> list[InputText]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .base import EXISTING_FILE, SKIP_INVALID, RmdGroup, common, echo_json, load_corpus
+from .base import (EXISTING_FILE, SEED, SKIP_INVALID, RmdGroup, common, echo_json, load_corpus,
+                   refuse_ignored)
 
 
 @click.group(cls=RmdGroup)
@@ -15,7 +16,7 @@ def data():
 @data.command("synth")
 @click.option("--dialogues", "n_dialogues", type=click.IntRange(min=1), default=2637, show_default=True,
               help="How many dialogues; 2637 mirrors the paper's corpus, other sizes scale its shape.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same N and seed, same bytes.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed: same N and seed, same bytes.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), required=True,
               help="Output file, .jsonl or .jsonl.gz (written atomically).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
@@ -57,9 +58,13 @@ def data_validate(file, skip_invalid):
     """
     from ..corpus import ReadReport, read_dialogues
 
+    from ..errors import DataError
+
     report = ReadReport(file)
     for _ in read_dialogues(file, skip_invalid=skip_invalid, report=report):
         pass
+    if not report.records and not report.skipped:
+        raise DataError(f"{file}: no records (the corpus is empty)")
     if report.skipped:
         for problem in report.problems[:20]:
             click.echo(problem, err=True)
@@ -74,7 +79,7 @@ def data_validate(file, skip_invalid):
 @click.option("--task", type=click.Choice(["route", "recommend", "respond"]), default=None,
               help="Also check the protocol's split for this task: test inputs seen verbatim in train.")
 @click.option("--min-count", type=int, default=None, help="Label filter for --task route/recommend.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Split seed for --task.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Split seed for --task.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @SKIP_INVALID
 @common
@@ -91,6 +96,10 @@ def data_stats(file, task, min_count, seed, as_json, skip_invalid):
     from ..corpus.stats import corpus_statistics, format_statistics
     from ..tasks.export import build_task, leakage
 
+    if task is None:
+        refuse_ignored("is only used with --task", "min_count", "seed")
+    elif task == "respond":
+        refuse_ignored("is only used with --task route or recommend", "min_count")
     dialogues, _ = load_corpus(file, skip_invalid)
     stats = corpus_statistics(dialogues)
     if task:
@@ -109,7 +118,7 @@ def data_stats(file, task, min_count, seed, as_json, skip_invalid):
               help="Keep labels with at least this many records (route/recommend; default 2).")
 @click.option("--view", type=click.Choice(["patient", "dialogue"]), default=None,
               help="Input view recorded for route/recommend (default: patient for route, dialogue for recommend).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Split seed (the order-key salt).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Split seed (the order-key salt).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the split summary as JSON.")
 @SKIP_INVALID
@@ -126,6 +135,8 @@ def data_split(file, task, min_count, view, seed, out_dir, as_json, skip_invalid
     """
     from ..tasks.export import export_split
 
+    if task == "respond":
+        refuse_ignored("is only used with --task route or recommend", "min_count", "view")
     dialogues, _ = load_corpus(file, skip_invalid)
     summary = export_split(dialogues, task, out_dir, min_count=min_count, view=view, seed=seed, source=file)
     if as_json:
@@ -142,8 +153,10 @@ def data_split(file, task, min_count, view, seed, out_dir, as_json, skip_invalid
 @click.argument("out_file", type=click.Path(dir_okay=False))
 @click.option("--from", "fmt", type=click.Choice(["csv", "meddialog", "json"]), required=True,
               help="Input format: Toyhom-style CSV, MedDialog-CN/COVID-Dialogue raw text, or a JSON list.")
-@click.option("--encoding", type=click.Choice(["auto", "utf-8", "gb18030"]), default="auto", show_default=True,
-              help="Input encoding; auto tries UTF-8 then GB18030.")
+@click.option("--encoding", type=click.Choice(["auto", "utf-8", "gb18030", "big5", "shift_jis"]), default="auto",
+              show_default=True,
+              help="Input encoding; auto tries UTF-8 then GB18030, and refuses a file that decodes as GB18030 only "
+                   "to rare characters (Big5 or Shift-JIS read wrongly): name the encoding then.")
 @click.option("--id-prefix", default=None, help="Prefix of generated ids (default: the input file's name).")
 @SKIP_INVALID
 @common

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from .base import EXISTING_FILE, RmdGroup, common, echo_json, echo_warnings
+from .base import EXISTING_FILE, SEED, RmdGroup, common, echo_json, echo_warnings, refuse_ignored
 
 
 @click.group(cls=RmdGroup)
@@ -31,7 +31,7 @@ def evaluate():
               help="Bootstrap replicates, for --ci and for comparing systems (paired bootstrap).")
 @click.option("--n-trials", type=click.IntRange(1), default=10000, show_default=True,
               help="Approximate-randomization trials when comparing systems (several --hyp).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the bootstrap and of the randomization.")
 @click.option("--logprobs", "logprobs_paths", type=EXISTING_FILE, multiple=True,
               help="JSONL, one array per segment of the reference tokens' natural-log probabilities: adds perplexity. "
@@ -71,6 +71,12 @@ def evaluate_generate(hyp_paths, ref_paths, family, tokenize, ci, n_boot, n_tria
     from ..metrics.io import check_one_per_system
 
     check_one_per_system("--logprobs", len(logprobs_paths), "--hyp", len(hyp_paths))
+    if len(hyp_paths) == 1:
+        refuse_ignored("is only used when comparing systems (several --hyp)", "n_trials")
+        if not ci:
+            refuse_ignored("is only used with --ci or when comparing systems (several --hyp)", "n_boot", "seed")
+    if family == "paper":
+        refuse_ignored("is only used by the dstc7 family (--family dstc7 or both)", "meteor_align", "nist_variant")
     options = dict(tokenize=tokenize, family=family, n_boot=n_boot, seed=seed, ci=ci, meteor_align=meteor_align,
                    nist_variant=nist_variant)
     with warnings.catch_warnings(record=True) as caught:
@@ -106,7 +112,7 @@ def evaluate_generate(hyp_paths, ref_paths, family, tokenize, ci, n_boot, n_tria
               help="Bootstrap replicates, for --ci and for comparing systems (paired bootstrap).")
 @click.option("--n-trials", type=click.IntRange(1), default=10000, show_default=True,
               help="Approximate-randomization trials when comparing systems (several --pred).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the bootstrap and of the randomization.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the table.")
 @common

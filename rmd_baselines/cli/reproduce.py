@@ -6,7 +6,7 @@ import os
 
 import click
 
-from .base import EXISTING_FILE, common, echo_json
+from .base import EXISTING_FILE, SEED, common, echo_json
 
 
 @click.command("reproduce")
@@ -14,7 +14,7 @@ from .base import EXISTING_FILE, common, echo_json
               help="RealMedDial-format corpus (default: the bundled synthetic sample).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="rmd-results", show_default=True,
               help="Directory for results.json, results.md and the trained models.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Split, sampling and bootstrap seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Split, sampling and bootstrap seed.")
 @click.option("--n-boot", type=click.IntRange(min=10), default=1000, show_default=True,
               help="Bootstrap replicates for the 95 % intervals.")
 @click.option("--no-models", is_flag=True, help="Do not save the trained models under OUT/models.")

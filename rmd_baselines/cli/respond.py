@@ -6,7 +6,9 @@ import json
 
 import click
 
-from .base import common, echo_json
+from .base import common, echo_json, refuse_ignored
+
+MAX_TOP_K = 100  # = rmd_baselines.respond.model.MAX_TOP_K (not imported here: the CLI starts without numpy)
 
 
 @click.command("respond")
@@ -18,8 +20,8 @@ from .base import common, echo_json
                    "(and optionally 'department'); '-' reads standard input.")
 @click.option("--department", default=None,
               help="Department of CONTEXT (only retrieval/rerank responders built with same_department=True use it).")
-@click.option("--top-k", "top_k", type=click.IntRange(1), default=1, show_default=True,
-              help="How many ranked candidates to list.")
+@click.option("--top-k", "top_k", type=click.IntRange(1, MAX_TOP_K), default=1, show_default=True,
+              help=f"How many ranked candidates to list (at most {MAX_TOP_K}).")
 @click.option("--json", "as_json", is_flag=True,
               help='JSON {"response": ..., "candidates": [[text, score], ...]}; one document per line for batches.')
 @common
@@ -44,7 +46,13 @@ def respond(context, model_dir, input_path, department, top_k, as_json):
         raise UsageError("give either CONTEXT or --input FILE, not both")
     if context is None and input_path is None and sys.stdin.isatty():
         raise UsageError("give a CONTEXT, --input FILE, or contexts on standard input")
+    if context is None:
+        refuse_ignored("is for a CONTEXT argument (with --input, give each line a 'department' field)",
+                       "department")
     loaded = load_responder(model_dir)
+    if department is not None and not _uses_departments(loaded.responder):
+        refuse_ignored(f"is not used by this {getattr(loaded.responder, 'name', '')} responder (only retrieval and "
+                       "rerank responders built with same_department=True use it)", "department")
     if context is not None:
         contexts, departments = [parse_context(context)], [department]
     else:
@@ -66,3 +74,8 @@ def respond(context, model_dir, input_path, department, top_k, as_json):
         else:
             click.echo(reply.response.replace("\n", " "))
 
+
+
+def _uses_departments(responder) -> bool:
+    retriever = getattr(responder, "retriever_", responder)  # a rerank responder's retrieval stage
+    return bool(getattr(retriever, "same_department", False))

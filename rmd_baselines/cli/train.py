@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .base import EXISTING_FILE, RmdGroup, common, echo_json
+from .base import EXISTING_FILE, SEED, RmdGroup, common, echo_json
 
 
 @click.group(cls=RmdGroup)
@@ -32,7 +32,7 @@ def _classify_train_options(task: str):
                          help=f"Input view (default: {'patient' if task == 'route' else 'dialogue'})."),
             click.option("--model", type=click.Choice(TASK_PRESETS[task]), default=None,
                          help=_CLASSIFY_MODEL_HELP.format(default=DEFAULT_MODELS[task])),
-            click.option("--seed", type=int, default=0, show_default=True,
+            click.option("--seed", type=SEED, default=0, show_default=True,
                          help="Seed of the protocol split (0 = the protocol's) and of the model."),
             click.option("--cv", "cv", type=click.IntRange(2), default=None,
                          help="Also run K-fold cross-validation on the train split (stratified by label) and "
@@ -107,7 +107,7 @@ def train_recommend(data_path, min_count, view, model, seed, cv, out_dir, as_jso
                    "re-scored with weights tuned on the valid split (the best on the benchmarks).")
 @click.option("--order", type=click.IntRange(2, 6), default=5, show_default=True,
               help="Order of the char-level Kneser-Ney language model every responder carries.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the protocol split (0 = the protocol's) and of the n-gram responder's sampling.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Model directory to write (replaced atomically).")

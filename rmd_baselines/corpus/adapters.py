@@ -2,7 +2,9 @@
 
 - ``csv``: a CSV file with a header naming at least ``department,title,ask,answer`` (the Toyhom Chinese
   medical dialogue data); each row becomes a two-turn dialogue (patient asks, doctor answers) with id
-  ``{prefix}-{row}``, rows counted from 0. Encoding: UTF-8 (a BOM is fine) or GB18030, detected with ``auto``.
+  ``{prefix}-{row}``, rows counted from 0. Encoding: UTF-8 (a BOM is fine) or GB18030, detected with ``auto``
+  (a file that decodes as GB18030 only to rare characters, as Big5 or Shift-JIS does, is refused: name its
+  encoding with ``encoding="big5"``/``"shift_jis"``).
 - ``meddialog``: the raw text layout of MedDialog-CN and COVID-Dialogue-Dataset-Chinese: records start at
   ``id=N``, then the URL, an optional ``Doctor faculty`` line (MedDialog-CN: the department, kept as
   ``department``), one or more ``Description`` blocks of ``key： value`` lines, ``Dialogue`` blocks of
@@ -34,7 +36,12 @@ from .reader import BOM, open_binary
 from .writer import write_dialogues
 
 FORMATS = ("csv", "meddialog", "json")
-ENCODINGS = ("auto", "utf-8", "gb18030")
+ENCODINGS = ("auto", "utf-8", "gb18030", "big5", "shift_jis")
+# Below this share of Chinese characters among the 3,755 most common (GB2312 level 1), text decoded as GB18030
+# is taken for another encoding read wrongly (Big5 or Shift-JIS bytes decode as GB18030 without an error, to
+# rare characters: a Big5 corpus gives about 12 %, Shift-JIS 0 %, real GB18030 corpora 96-99 %).
+GB_COMMON_SHARE = 0.6
+GB_MIN_HAN = 8
 CSV_COLUMNS = ("department", "title", "ask", "answer")
 
 SPEAKER_LINES = {"病人：": "patient", "病人:": "patient", "患者：": "patient", "患者:": "patient",
@@ -79,12 +86,34 @@ def read_text(path: str, encoding: str = "auto") -> tuple[str, str]:
     candidates = ("utf-8", "gb18030") if encoding == "auto" else (encoding,)
     for name in candidates:
         try:
-            return raw.decode(name), name
+            text = raw.decode(name)
         except UnicodeDecodeError as exc:
             failure = exc
+            continue
+        if encoding == "auto" and name == "gb18030" and not looks_like_gb18030(text):
+            raise DataError(f"{path}:1: encoding: neither UTF-8 nor recognisably GB18030 (as GB18030 it has too "
+                            "little common Chinese text: Big5 or Shift-JIS?); name it with --encoding "
+                            "big5|shift_jis, or --encoding gb18030 to read it as GB18030 anyway")
+        return text, name
     line = raw[:failure.start].count(b"\n") + 1
     tried = " or ".join(candidates)
     raise DataError(f"{path}:{line}: encoding: not valid {tried} (byte offset {failure.start})")
+
+
+def looks_like_gb18030(text: str, sample: int = 200_000) -> bool:
+    """Whether text decoded as GB18030 reads as Chinese: it has at least `GB_MIN_HAN` Han characters and most of
+    them are common ones (GB2312 level 1). With fewer, GB18030 cannot be told from Big5 or Shift-JIS (a couple of
+    bytes decode in each), so ``auto`` does not guess."""
+    han = common = 0
+    for char in text[:sample]:
+        if "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf" or "\ue000" <= char <= "\uf8ff":
+            han += 1
+            try:
+                encoded = char.encode("gb2312")
+            except UnicodeEncodeError:
+                continue
+            common += 0xB0 <= encoded[0] <= 0xD7
+    return han >= GB_MIN_HAN and common >= GB_COMMON_SHARE * han
 
 
 def _checked(path: str, line: int, dialogue_fields: dict) -> Dialogue:
@@ -291,7 +320,10 @@ def iter_json_list(path: str, encoding: str = "auto", id_prefix: str | None = No
         raise DataError(f"{path}:{_line_at(text, position)}: json: expected a JSON array of records")
     position = _skip_space(text, position + 1)
     index = 0
-    while position < len(text) and text[position] != "]":
+    if position < len(text) and text[position] == "]":
+        _check_end(path, text, position + 1)
+        return
+    while position < len(text):
         line = _line_at(text, position)
         try:
             obj, position = decoder.raw_decode(text, position)
@@ -310,10 +342,23 @@ def iter_json_list(path: str, encoding: str = "auto", id_prefix: str | None = No
         position = _skip_space(text, position)
         if position < len(text) and text[position] == ",":
             position = _skip_space(text, position + 1)
-        elif position < len(text) and text[position] != "]":
+            if position < len(text) and text[position] == "]":
+                raise DataError(f"{path}:{_line_at(text, position)}: json: ',' after the last record (trailing "
+                                "comma is not JSON)")
+        elif position < len(text) and text[position] == "]":
+            _check_end(path, text, position + 1)
+            return
+        elif position < len(text):
             raise DataError(f"{path}:{_line_at(text, position)}: json: expected ',' or ']' after record {index}")
-    if position >= len(text):
-        raise DataError(f"{path}:{_line_at(text, position)}: json: unterminated array")
+    raise DataError(f"{path}:{_line_at(text, position)}: json: unterminated array")
+
+
+def _check_end(path: str, text: str, position: int) -> None:
+    """Nothing but whitespace may follow the array's closing ``]``."""
+    position = _skip_space(text, position)
+    if position < len(text):
+        raise DataError(f"{path}:{_line_at(text, position)}: json: unexpected data after the array's closing ']' "
+                        f"(column {position - text.rfind(chr(10), 0, position)})")
 
 
 def _skip_space(text: str, position: int) -> int:

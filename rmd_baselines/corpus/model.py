@@ -65,12 +65,33 @@ class Dialogue:
         return cls(
             id=obj["id"],
             title=obj.get("title"),
-            department=obj.get("department"),
-            doctor=obj.get("doctor"),
+            department=normalize_label(obj.get("department")),
+            doctor=normalize_label(obj.get("doctor")),
             diseases=tuple(obj.get("diseases") or ()),
             symptoms=tuple(obj.get("symptoms") or ()),
             turns=tuple(Turn(t["speaker"], t["text"]) for t in obj["turns"]),
         )
+
+
+def normalize_label(value: str | None) -> str | None:
+    """A label (department, doctor) without surrounding whitespace, so that ``" 内科"`` and ``"内科"`` are one
+    class; a label of only whitespace is no label (None)."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+# Characters that show nothing on their own: whitespace, control (Cc), format (Cf: zero-width space and joiners,
+# BOM, bidi marks), separators, and combining marks with nothing to combine with.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me", "Cs"})
+
+
+def visible_text(text: str) -> bool:
+    """Whether ``text`` has at least one character that shows (not only whitespace, control or zero-width)."""
+    import unicodedata
+
+    return any(not char.isspace() and unicodedata.category(char) not in _INVISIBLE_CATEGORIES for char in text)
 
 
 class RecordError(ValueError):

@@ -9,16 +9,24 @@ timestamp so output is byte-for-byte reproducible.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import json
+import math
 import os
 import shutil
+import signal
 import tempfile
 from typing import Any, Iterable, Iterator
 
-from ..errors import DataError
+from ..errors import DataError, RmdError
 from .model import Dialogue
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: outputs are still replaced atomically, only without the lock
+    fcntl = None  # type: ignore[assignment]
 
 
 def _umask() -> int:
@@ -59,10 +67,25 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
         # mkstemp creates the file private (0600); give it the permissions a plain open() would have.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        named = write_failure(exc, path)
+        if named is not None:
+            raise named from None
         raise
+
+
+# Errors of writing that say nothing of where (a write() or close() has no file name): named by the output.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+
+
+def write_failure(exc: BaseException, path: str) -> RmdError | None:
+    """A one-line error naming ``path`` for a full disk (or quota, file size limit, I/O error, read-only file
+    system) met while writing it, or None for any other exception. A full disk is a runtime failure: exit 1."""
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS and not isinstance(exc, RmdError):
+        return RmdError(f"{path}: cannot write ({exc.strerror or exc}); nothing was written or replaced")
+    return None
 
 
 def check_replaceable_directory(path: str | os.PathLike, marker: str, what: str) -> None:
@@ -80,13 +103,44 @@ def check_replaceable_directory(path: str | os.PathLike, marker: str, what: str)
         raise UsageError(f"{path}: exists and is not {what} (no {marker}); choose another output directory")
 
 
+def resolve_output_directory(path: str | os.PathLike) -> str:
+    """The absolute path an output directory is written to. A symbolic link (to a directory, or dangling) is
+    followed: the directory it points to is replaced and the link keeps pointing at the new one."""
+    path = os.path.abspath(os.fspath(path))
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is over (they are delivered right after it)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):  # no POSIX signal masks here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def swap_directory_into_place(tmp: str, path: str) -> None:
-    """Rename the finished directory ``tmp`` to ``path``, replacing (then deleting) what was there."""
+    """Rename the finished directory ``tmp`` to ``path``, replacing (then deleting) what was there. Signals wait
+    until both renames are done, and a failed second rename puts the old directory back, so ``path`` is always
+    either the old directory or the new one."""
     backup = None
-    if os.path.exists(path):
-        backup = path + ".old-" + os.path.basename(tmp)
-        os.replace(path, backup)
-    os.replace(tmp, path)
+    with _signals_held():
+        if os.path.lexists(path):
+            backup = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".old-"
+                                  + os.path.basename(tmp).rsplit(".", 1)[-1])
+            os.replace(path, backup)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            if backup:
+                os.replace(backup, path)
+            raise
     if backup:
         shutil.rmtree(backup, ignore_errors=True)
 
@@ -101,21 +155,105 @@ def sibling_temp_directory(path: str) -> str:
         raise DataError(f"{path}: cannot create the output directory ({exc.strerror or exc})") from None
 
 
+class OutputLock:
+    """An exclusive lock on an output path, held while it is written: the file ``.NAME.lock`` beside it, locked
+    with ``flock`` and deleted on release. A second run that wants the same output while the first holds the
+    lock fails at once with a `UsageError` (exit 2) instead of racing it."""
+
+    def __init__(self, path: str):
+        from ..errors import UsageError
+
+        self.path = path
+        self.file = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".lock")
+        self.fd: int | None = None
+        if fcntl is None:  # no flock on this platform: no lock
+            return
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"{path}: cannot create the output directory ({exc.strerror or exc})") from None
+        while True:
+            try:
+                fd = os.open(self.file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise UsageError(f"{path}: another run is writing this output right now (lock {self.file}); "
+                                 "wait for it to finish or choose another output") from None
+            try:  # the run before us may have deleted the file we opened: lock the one at the path
+                current = os.stat(self.file)
+            except FileNotFoundError:
+                current = None
+            if current is not None and os.path.samestat(os.fstat(fd), current):
+                self.fd = fd
+                return
+            os.close(fd)
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(self.file)
+        os.close(self.fd)
+        self.fd = None
+
+
+class DirectoryReplacement:
+    """Build an output directory beside ``path`` and replace ``path`` with it as a whole.
+
+    ``path`` must be replaceable (see `check_replaceable_directory`); a symbolic link is followed (see
+    `resolve_output_directory`). The output's `OutputLock` is held from the start to `commit` or `abort`, so two
+    runs writing the same output cannot interleave: the second fails cleanly. `commit` swaps the finished
+    directory in; `abort` (any failure, Ctrl-C, SIGTERM) deletes it and leaves ``path`` untouched.
+    """
+
+    def __init__(self, path: str | os.PathLike, marker: str, what: str, mode: int | None = None):
+        self.path = resolve_output_directory(path)
+        self.marker, self.what, self.mode = marker, what, mode
+        check_replaceable_directory(self.path, marker, what)
+        self.lock = OutputLock(self.path)
+        try:
+            self.tmp = sibling_temp_directory(self.path)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def commit(self) -> None:
+        try:
+            os.chmod(self.tmp, self.mode if self.mode is not None else 0o777 & ~_umask())  # mkdtemp: private
+            check_replaceable_directory(self.path, self.marker, self.what)
+            swap_directory_into_place(self.tmp, self.path)
+        except BaseException as exc:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            named = write_failure(exc, self.path)
+            if named is not None:
+                raise named from None
+            raise
+        finally:
+            self.lock.release()
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.lock.release()
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, marker: str, what: str) -> Iterator[str]:
     """Yield a temporary directory beside ``path`` to write into; when the block succeeds it replaces ``path``
-    as a whole (see `check_replaceable_directory`), when it fails it is deleted and ``path`` is untouched."""
-    path = os.path.abspath(os.fspath(path))
-    check_replaceable_directory(path, marker, what)
-    tmp = sibling_temp_directory(path)
+    as a whole (see `DirectoryReplacement`), when it fails it is deleted and ``path`` is untouched."""
+    replacement = DirectoryReplacement(path, marker, what)
     try:
-        yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private
-        check_replaceable_directory(path, marker, what)
-        swap_directory_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        yield replacement.tmp
+    except BaseException as exc:
+        replacement.abort()
+        named = write_failure(exc, replacement.path)
+        if named is not None:
+            raise named from None
         raise
+    replacement.commit()
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> int:
@@ -123,7 +261,7 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> i
     count = 0
     with atomic_open(path) as out:
         for record in records:
-            out.write(json.dumps(record, ensure_ascii=False))
+            out.write(json_text(record))
             out.write("\n")
             count += 1
     return count
@@ -140,7 +278,41 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         out.write(text)
 
 
+def finite_json(obj: Any) -> tuple[Any, dict[str, str]]:
+    """``obj`` with every infinite or NaN float replaced by ``None`` (JSON has neither), and where each was:
+    ``{"dstc7.perplexity": "inf", ...}`` (dotted keys, list positions as numbers)."""
+    notes: dict[str, str] = {}
+
+    def clean(value: Any, where: str) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            notes[where or "."] = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+            return None
+        if isinstance(value, dict):
+            return {key: clean(item, f"{where}.{key}" if where else str(key)) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(item, f"{where}.{i}" if where else str(i)) for i, item in enumerate(value)]
+        if type(value).__module__ == "numpy" and hasattr(value, "item"):  # a numpy scalar
+            return clean(value.item(), where)
+        return value
+
+    return clean(obj, ""), notes
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """One JSON document that is valid JSON whatever the numbers: a non-finite float becomes ``null`` and, when
+    ``obj`` is an object, a ``"non_finite"`` entry says which values were replaced and what they were."""
+    try:  # the common case, at full speed
+        return json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False)
+    except ValueError:
+        pass
+    cleaned, notes = finite_json(obj)
+    if notes and isinstance(cleaned, dict):
+        cleaned = {**cleaned, "non_finite": {where: f"{what} (not representable in JSON; written as null)"
+                                             for where, what in notes.items()}}
+    return json.dumps(cleaned, ensure_ascii=False, indent=indent, allow_nan=False)
+
+
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
-    """Write one JSON document atomically (sorted keys are the caller's choice)."""
-    write_text(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+    """Write one JSON document atomically (sorted keys are the caller's choice); never ``NaN``/``Infinity``."""
+    write_text(path, json_text(obj, indent=indent) + "\n")
 

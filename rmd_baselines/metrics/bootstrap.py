@@ -73,7 +73,8 @@ def percentile_interval(values: Sequence[float], level: float = 0.95) -> tuple[f
     if data.size == 0:
         return (math.nan, math.nan)
     tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(data, [tail, 100.0 - tail])
+    with np.errstate(invalid="ignore"):  # infinite replicates (e.g. an overflowing perplexity): inf - inf
+        low, high = np.percentile(data, [tail, 100.0 - tail])
     return (float(low), float(high))
 
 

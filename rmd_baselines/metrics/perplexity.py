@@ -62,11 +62,20 @@ class PerplexityStats:
         w = np.ones_like(self.sums) if weights is None else np.asarray(weights, dtype=np.float64)
         if variant == "token":
             tokens = float(w @ self.lengths)
-            return math.exp(float(w @ self.sums) / tokens) if tokens > 0 else math.nan
+            return _exp(float(w @ self.sums) / tokens) if tokens > 0 else math.nan
         present = self.lengths > 0
-        per_sample = np.exp(self.sums[present] / self.lengths[present])
+        with np.errstate(over="ignore"):  # a mean NLL above ~709 nats: perplexity +inf (JSON: null, named)
+            per_sample = np.exp(self.sums[present] / self.lengths[present])
         weight = w[present]
         return float(weight @ per_sample / weight.sum()) if weight.sum() > 0 else math.nan
+
+
+def _exp(x: float) -> float:
+    """``exp(x)``, or +inf where a float cannot hold it (a mean NLL above ~709.78 nats)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
 
 
 def perplexity(nll_per_sample: Sequence[Sequence[float]], unit: str = "nat", variant: str = "token") -> Score:

@@ -64,10 +64,29 @@ def load_results(results_dir: str) -> dict:
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a valid results file ({exc})") from None
+        raise DataError(f"{path}: not a valid results file ({' '.join(str(exc).split())[:120]})") from None
+    except RecursionError:  # e.g. 100,000 nested '['
+        raise DataError(f"{path}: not a results file (JSON nested too deeply)") from None
     if not isinstance(results, dict) or not isinstance(results.get("tasks"), dict):
         raise DataError(f"{path}: not a results file written by 'rmd-baseline reproduce' (no 'tasks' object)")
+    check_results_format(path, results)
     return results
+
+
+def check_results_format(path: str, results: dict) -> None:
+    """``results`` is a results file of a format version this rmd_baselines reads, or a `DataError` naming the
+    field (``format``, ``format_version``)."""
+    from ..reproduce import RESULTS_FORMAT, RESULTS_FORMAT_VERSION
+
+    if results.get("format") != RESULTS_FORMAT:
+        raise DataError(f"{path}: format: {results.get('format')!r} is not {RESULTS_FORMAT!r} "
+                        "(not a results file written by 'rmd-baseline reproduce')")
+    version = results.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DataError(f"{path}: format_version: {version!r} is not a format version (a positive integer)")
+    if version > RESULTS_FORMAT_VERSION:
+        raise DataError(f"{path}: format_version: results format version {version} is newer than this "
+                        f"rmd_baselines reads ({RESULTS_FORMAT_VERSION}); upgrade rmd_baselines")
 
 
 def fmt_number(value: float | None, digits: int = 3) -> str:

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
+from ..corpus.model import visible_text
 from ..errors import DataError, ModelFormatError, UsageError
 from ..persist import check_model_destination
 from ..tasks.generation import MAX_CONTEXT_CHARS, GenerationData, GenerationSettings, cut_context
@@ -87,14 +88,14 @@ def parse_context(text: str, max_chars: int = MAX_CONTEXT_CHARS) -> str:
             speaker = "doctor" if match.group(1).lower() in _DOCTOR_TAGS else "patient"
             line = line[match.end():]
         line = line.strip()
-        if not line:
+        if not visible_text(line):  # blank, or only control / zero-width characters
             continue
         if turns and speaker is not None and turns[-1][0] == speaker:
             turns[-1] = (speaker, turns[-1][1] + " " + line)
         else:
             turns.append((speaker, line))
     if not turns:
-        raise DataError("context: empty context (no text after removing speaker tags and blank turns)")
+        raise DataError("context: empty context (no visible text after removing speaker tags and blank turns)")
     return cut_context("\n".join(turn for _, turn in turns), max_chars)
 
 
@@ -102,20 +103,27 @@ def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]
     """Contexts (and departments) for a batch, from a file or ``-`` for standard input.
 
     The format is decided by the first non-blank line: if it starts with ``{`` the file is JSONL and every line
-    is an object with a ``context`` string (and optionally a ``department``); otherwise every non-blank line is
-    one context whose turns are separated by the two characters backslash-n (see `parse_context`).
+    is an object with a ``context`` string (and optionally a ``department``); otherwise every line is one context
+    whose turns are separated by the two characters backslash-n (see `parse_context`). Answer N is for line N:
+    a blank line before the last context is an error naming its line (blank lines at the end are ignored).
+    A ``.gz`` file is decompressed.
     """
     import json
     import sys
+    import zlib
+
+    from ..corpus.reader import open_binary
 
     source = "<stdin>" if os.fspath(path) == "-" else os.fspath(path)
     try:
         if source == "<stdin>":
             raw = sys.stdin.buffer.read()
         else:
-            with open(source, "rb") as handle:
+            with open_binary(source) as handle:
                 raw = handle.read()
-    except OSError as exc:
+    except (EOFError, zlib.error) as exc:
+        raise DataError(f"{source}: cannot read compressed file ({exc})") from None
+    except OSError as exc:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{source}: cannot read ({exc.strerror or exc})") from None
     try:
         text = raw.decode("utf-8-sig")
@@ -130,9 +138,11 @@ def read_contexts(path: str | os.PathLike) -> tuple[list[str], list[str | None]]
     contexts: list[str] = []
     departments: list[str | None] = []
     jsonl = first.lstrip().startswith("{")
-    for number, line in enumerate(lines, 1):
+    last = max(number for number, line in enumerate(lines, 1) if line.strip())
+    for number, line in enumerate(lines[:last], 1):
         if not line.strip():
-            continue
+            raise DataError(f"{source}:{number}: empty context (a blank line; every line is one context, and "
+                            "answer N is for line N)")
         department = None
         if jsonl:
             try:
@@ -162,9 +172,14 @@ def check_contexts(contexts: Sequence[str]) -> list[str]:
     return contexts
 
 
+MAX_TOP_K = 100  # ranked candidates one answer may list: an n-gram responder draws one sample per candidate
+
+
 def respond_all(responder: Responder, contexts: Sequence[str], departments: Sequence[str | None] | None = None,
                 k: int = 1) -> list[Reply]:
-    """``responder.respond_many`` for any responder, passing the contexts' departments to those that use them."""
+    """``responder.respond_many`` for any responder, passing the contexts' departments to those that use them.
+    ``k`` (candidates per answer) is at most `MAX_TOP_K`."""
+    check_k(k)
     if departments is not None and getattr(responder, "name", None) in ("retrieval", "rerank"):
         return responder.respond_many(contexts, k, departments)
     return responder.respond_many(contexts, k)
@@ -173,6 +188,8 @@ def respond_all(responder: Responder, contexts: Sequence[str], departments: Sequ
 def check_k(k) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise UsageError(f"k must be a positive integer, got {k!r}")
+    if k > MAX_TOP_K:
+        raise UsageError(f"top-k {k} is more candidates than a responder lists (at most {MAX_TOP_K})")
     return k
 
 

@@ -108,3 +108,56 @@ def test_help_has_examples():
     for command in (["train", "route"], ["train", "recommend"], ["route"], ["recommend"]):
         code, out = run(*command, "--help")
         assert code == 0 and "Example" in out
+
+
+# ---- issue 13: text of only control/zero-width characters, D15 ConvergenceWarning, changed data in evaluate model ----
+
+@pytest.mark.parametrize("text", ["\u200b\u200b", "\x01\x02", "\u200d\u2060\ufeff", " \u200b\t"])
+def test_text_of_only_control_or_zero_width_characters_is_refused(models, text):
+    from .invoke import run_streams
+
+    code, out, err = run_streams("route", text, "--model", models["router"])
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "TEXT: text: " in err and ("only control or zero-width" in err or "empty text" in err)
+
+
+def test_a_convergence_warning_is_one_line_of_ours(tmp_path, monkeypatch):
+    """Issue 13 D15: scikit-learn's ConvergenceWarning text leaked onto stderr during training."""
+    from sklearn.svm import LinearSVC
+
+    from rmd_baselines.classify import heads
+    from rmd_baselines.cli.main import _DEBUG
+
+    from .invoke import run_streams
+
+    monkeypatch.setitem(_DEBUG, "on", False)  # restored after the test: --debug below switches it on
+
+    monkeypatch.setattr(heads, "_svm", lambda C, class_weight, seed: LinearSVC(C=C, class_weight=class_weight,
+                                                                              random_state=seed, max_iter=1))
+    corpus = write_toy_corpus(tmp_path / "toy.jsonl", per_doctor=10)
+    code, out, err = run_streams("train", "route", "--data", corpus, "--model", "svm", "--out", tmp_path / "m")
+    assert code == 0, err
+    assert err == ("rmd-baseline: warning: a solver stopped at its iteration limit before converging (scikit-learn "
+                   "ConvergenceWarning); the model is saved and usable (--debug shows the detail)\n")
+    code, out, err = run_streams("train", "route", "--data", corpus, "--model", "svm", "--out", tmp_path / "m",
+                                 "--debug")
+    assert code == 0 and "ConvergenceWarning: " in err and "rmd-baseline: warning:" not in err
+
+
+def test_evaluate_model_warns_when_the_test_split_holds_training_texts(models, tmp_path):
+    """Issue 13: a data file whose SHA-256 differs, and whose test split holds what the model trained on."""
+    from .invoke import run_streams
+
+    records = [json.loads(line) for line in open(models["corpus"], encoding="utf-8")]
+    others = [json.loads(line) for line in open(write_toy_corpus(tmp_path / "o.jsonl", per_doctor=10, seed=7),
+                                                 encoding="utf-8")]
+    mixed = tmp_path / "mixed.jsonl"
+    with open(mixed, "w", encoding="utf-8") as out:
+        for record in records[::2] + [{**r, "id": "other-" + r["id"]} for r in others]:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    code, out, err = run_streams("evaluate", "model", models["router"], "--data", mixed)
+    assert code == 0, err
+    assert err.count("\n") == 1 and err.startswith("rmd-baseline: warning: ") and "SHA-256 differs" in err
+    assert "were in the model's training split: scores are inflated" in err
+    code, _, err = run_streams("evaluate", "model", models["router"], "--data", models["corpus"])
+    assert code == 0 and err == ""  # the file it was trained on: nothing to warn about

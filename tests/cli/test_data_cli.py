@@ -142,3 +142,100 @@ def test_omc100k_stats_as_documented():
     code, stdout, _ = run("data", "stats", shared_corpus("omc100k"), "--json")
     stats = json.loads(stdout)
     assert (stats["dialogues"], stats["departments"], stats["doctors"]) == (2936, 12, 352)
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"\xef\xbb\xbf\n"])
+def test_validate_an_empty_corpus_exits_2(tmp_path, content):
+    """Issue 13 D13: an empty corpus (0 records) passed `data validate`."""
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(content)
+    code, out, err = run("data", "validate", path)
+    assert code == 2 and "no records" in err and len(err.strip().splitlines()) == 1 and "ok" not in out
+
+
+def test_convert_names_a_big5_encoding(tmp_path):
+    """Issue 13 D11 through the command line: auto refuses Big5 (exit 2, one line); --encoding big5 reads it."""
+    src = tmp_path / "toy.csv"
+    src.write_bytes("department,title,ask,answer\n兒科,發燒,孩子發燒兩天了，體溫三十八度五，應該怎麼辦？,建議去醫院檢查。\n"
+                    .encode("big5"))
+    code, _, err = run("data", "convert", src, tmp_path / "out.jsonl", "--from", "csv")
+    assert code == 2 and "neither UTF-8 nor recognisably GB18030" in err and err.count("\n") == 1
+    assert not (tmp_path / "out.jsonl").exists()
+    code, out, err = run("data", "convert", src, tmp_path / "out.jsonl", "--from", "csv", "--encoding", "big5")
+    assert code == 0 and "encoding big5" in out
+    assert "孩子發燒兩天了" in (tmp_path / "out.jsonl").read_text("utf-8")
+
+
+# ---- issue 13 "data is never lost": split --out and convert, failing midway ----
+
+def _fail_on_call(monkeypatch, owner, name, number, error):
+    real = getattr(owner, name)
+    calls = {"n": 0}
+
+    def wrapper(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == number:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapper)
+
+
+@pytest.mark.parametrize("error, code, message", [
+    (KeyboardInterrupt(), 130, "rmd-baseline: interrupted\n"),
+    (OSError(28, "No space left on device"), 1, "cannot write (No space left on device)"),
+    (RuntimeError("boom"), 1, "internal error: RuntimeError: boom"),
+])
+def test_split_failing_midway_keeps_the_previous_split(tmp_path, monkeypatch, error, code, message):
+    from rmd_baselines.tasks import export
+
+    from ..output_checks import folder_names, tree_bytes
+
+    corpus = corpus_file(tmp_path)
+    out = tmp_path / "out"
+    assert run("data", "split", corpus, "--task", "respond", "--out", out)[0] == 0
+    before = tree_bytes(out)
+    _fail_on_call(monkeypatch, export, "write_dialogues", 2, error)
+    result = run("data", "split", corpus, "--task", "route", "--seed", "3", "--out", out)
+    assert result[0] == code and message in result[2] and result[2].count("\n") == 1
+    assert tree_bytes(out) == before and folder_names(tmp_path) == ["corpus.jsonl", "out"]
+
+
+@pytest.mark.parametrize("error, code, message", [
+    (KeyboardInterrupt(), 130, "rmd-baseline: interrupted\n"),
+    (OSError(28, "No space left on device"), 1, "out.jsonl: cannot write (No space left on device)"),
+])
+def test_convert_failing_midway_keeps_the_previous_output(tmp_path, monkeypatch, error, code, message):
+    from rmd_baselines.corpus import writer
+
+    from ..output_checks import folder_names
+
+    src = tmp_path / "toy.csv"
+    src.write_text("department,title,ask,answer\n" + "".join(f"内科,t{i},问题{i},回答{i}\n" for i in range(5)), "utf-8")
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous output\n", "utf-8")
+    _fail_on_call(monkeypatch, writer, "json_text", 3, error)
+    result = run("data", "convert", src, out, "--from", "csv")
+    assert result[0] == code and message in result[2] and result[2].count("\n") == 1
+    assert out.read_text("utf-8") == "previous output\n" and folder_names(tmp_path) == ["out.jsonl", "toy.csv"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["stats", "{corpus}", "--min-count", "3"], "--min-count is only used with --task"),
+    (["stats", "{corpus}", "--seed", "3"], "--seed is only used with --task"),
+    (["stats", "{corpus}", "--task", "respond", "--min-count", "3"], "--min-count is only used with --task route"),
+    (["split", "{corpus}", "--task", "respond", "--view", "patient", "--out", "{tmp}/s"], "--view is only used"),
+    (["split", "{corpus}", "--task", "respond", "--min-count", "2", "--out", "{tmp}/s"], "--min-count is only"),
+])
+def test_an_option_the_command_would_ignore_is_refused(tmp_path, args, message):
+    """Issue 13: options that a command silently ignores are refused (exit 2, one line)."""
+    corpus = corpus_file(tmp_path)
+    code, out, err = run("data", *[a.format(corpus=corpus, tmp=tmp_path) for a in args])
+    assert code == 2 and message in err and err.count("\n") == 1 and out == ""
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_missing_choice_option_is_one_line(tmp_path):
+    """Fuzz finding F1: click listed the choices of a missing option on several lines."""
+    code, out, err = run("data", "split", corpus_file(tmp_path))
+    assert code == 2 and err.count("\n") == 1 and "Missing option '--task'" in err and "route, recommend" in err

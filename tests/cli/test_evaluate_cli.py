@@ -269,3 +269,28 @@ def test_generate_metric_variants(tmp_path):
     assert clean["meteor"] > default["meteor"] and clean["nist4"] < default["nist4"]
     code, _, err = run("evaluate", "generate", "--hyp", hyp, "--ref", ref, "--meteor-align", "beam")
     assert code == 2 and "beam" in err
+
+
+def test_a_perplexity_too_large_for_a_float_is_infinite_not_a_crash(tmp_path):
+    """Issue 13 D17: logprobs like -800 gave 'internal error: OverflowError'."""
+    hyp = write(tmp_path, "h.txt", ["一 二 三", "四 五"])
+    logprobs = write(tmp_path, "lp.jsonl", ["[-800, -900, -1000]", "[-800, -2000]"])
+    code, out, err = run("evaluate", "generate", "--hyp", hyp, "--ref", hyp, "--logprobs", logprobs,
+                         "--tokenize", "none")
+    assert code == 0, err
+    assert [line for line in out.splitlines() if line.startswith("Perplexity")][0].split()[1:3] == ["inf", "inf"]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--n-trials", "50"], "--n-trials is only used when comparing systems"),
+    (["--n-boot", "50"], "--n-boot is only used with --ci"),
+    (["--seed", "4"], "--seed is only used with --ci"),
+    (["--family", "paper", "--nist-variant", "corrected"], "--nist-variant is only used by the dstc7 family"),
+    (["--family", "paper", "--meteor-align", "optimal"], "--meteor-align is only used by the dstc7 family"),
+])
+def test_an_option_evaluate_generate_would_ignore_is_refused(tmp_path, options, message):
+    """Issue 13: options that a command silently ignores are refused (exit 2, one line)."""
+    hyp = write(tmp_path, "h.txt", ["一 二 三"])
+    code, out, err = run("evaluate", "generate", "--hyp", hyp, "--ref", hyp, *options)
+    assert code == 2 and message in err and err.count("\n") == 1 and out == ""
+    assert run("evaluate", "generate", "--hyp", hyp, "--ref", hyp, "--ci", "--n-boot", "20", "--seed", "4")[0] == 0

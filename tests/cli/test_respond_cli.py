@@ -145,3 +145,70 @@ def test_train_respond_offers_every_model_and_defaults_to_the_library_default():
 
     option = next(p for p in train_respond.params if p.name == "model")
     assert tuple(option.type.choices) == MODELS and option.default == DEFAULT_MODEL
+
+
+@pytest.mark.parametrize("k", ["101", "1000000000"])
+def test_a_huge_top_k_is_refused_at_once(model, k):
+    """Issue 13 D18: --top-k 1000000000 never returned with an n-gram responder."""
+    code, out = run("respond", "头疼", "--model", str(model), "--top-k", k)
+    assert code == 2 and "--top-k" in out and len(out.strip().splitlines()) == 1
+
+
+def test_the_library_caps_k_too(model):
+    from rmd_baselines.errors import UsageError
+    from rmd_baselines.respond.model import MAX_TOP_K, load_responder, respond_all
+
+    responder = load_responder(model).responder
+    assert len(respond_all(responder, ["头疼"], k=MAX_TOP_K)) == 1
+    with pytest.raises(UsageError, match="at most 100"):
+        respond_all(responder, ["头疼"], k=MAX_TOP_K + 1)
+
+
+def test_respond_input_gz_is_decompressed(model, tmp_path):
+    """Issue 13 D10: a .gz --input was read as compressed bytes."""
+    import gzip
+
+    plain = tmp_path / "contexts.txt"
+    plain.write_text("病人：孩子发烧两天了\n病人：头疼，怎么办？\n", "utf-8")
+    packed = tmp_path / "contexts.txt.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    code, out = run("respond", "--input", str(packed), "--model", str(model))
+    assert code == 0, out
+    assert out == run("respond", "--input", str(plain), "--model", str(model))[1]
+    assert len(out.splitlines()) == 2
+    (tmp_path / "broken.txt.gz").write_bytes(b"not gzip at all")
+    code, out = run("respond", "--input", str(tmp_path / "broken.txt.gz"), "--model", str(model))
+    assert code == 2 and "broken.txt.gz" in out and len(out.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text, line", [("头疼\n\n发烧\n", 2), ("\n头疼\n", 1), ('{"context": "头疼"}\n \n{"context": "x"}\n', 2)])
+def test_a_blank_input_line_is_an_error_naming_it(model, tmp_path, text, line):
+    """Issue 13 D12: blank lines were dropped, so output line N no longer answered input line N."""
+    path = tmp_path / "contexts.txt"
+    path.write_text(text, "utf-8")
+    code, out = run("respond", "--input", str(path), "--model", str(model))
+    assert code == 2 and f"contexts.txt:{line}: empty context" in out and len(out.strip().splitlines()) == 1
+
+
+def test_blank_lines_at_the_end_are_ignored(model, tmp_path):
+    path = tmp_path / "contexts.txt"
+    path.write_text("头疼\n发烧\n\n\n", "utf-8")
+    code, out = run("respond", "--input", str(path), "--model", str(model))
+    assert code == 0 and len(out.splitlines()) == 2
+
+
+@pytest.mark.parametrize("context", ["\u200b", "病人：\u200b\u2060", "\x01\x7f"])
+def test_a_context_of_only_control_or_zero_width_characters_is_refused(model, context):
+    code, out = run("respond", context, "--model", str(model))
+    assert code == 2 and "empty context" in out and len(out.strip().splitlines()) == 1
+
+
+def test_department_is_refused_where_it_would_be_ignored(model, tmp_path):
+    """Issue 13: options a command silently ignores are refused (--department on a responder that does not use
+    departments, or with --input)."""
+    code, out = run("respond", "头疼", "--model", str(model), "--department", "内科")
+    assert code == 2 and "--department is not used by this rerank responder" in out
+    path = tmp_path / "contexts.txt"
+    path.write_text("头疼\n", "utf-8")
+    code, out = run("respond", "--input", str(path), "--model", str(model), "--department", "内科")
+    assert code == 2 and "--department is for a CONTEXT argument" in out

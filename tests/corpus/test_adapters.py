@@ -195,3 +195,73 @@ def test_real_covid_dialogue_excerpt_matches_shared_corpus():
     assert [r.to_json() for r in records] == [reference[r.id] for r in records]
 
 
+
+
+# ---- issue 13 D1: a JSON list is read whole, and nothing may follow it ----
+
+GOOD = {"id": "a", "turns": [{"speaker": "patient", "text": "头疼"}]}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[{good}] [{other}]", r"list.json:1: json: unexpected data after the array's closing '\]'"),
+    ("[{good}]\ngarbage", r"list.json:2: json: unexpected data after the array's closing '\]'"),
+    ("[{good}]]", r"list.json:1: json: unexpected data after"),
+    ("[{good}, ]", r"list.json:1: json: ',' after the last record"),
+    ("[]\n{{}}", r"list.json:2: json: unexpected data after"),
+    ("[{good}", r"list.json:1: json: unterminated array"),
+])
+def test_json_list_refuses_what_follows_the_array(tmp_path, text, message):
+    src = tmp_path / "list.json"
+    other = json.dumps({**GOOD, "id": "b"})
+    src.write_text(text.format(good=json.dumps(GOOD), other=other), "utf-8")
+    with pytest.raises(DataError, match=message):
+        list(read_foreign(src, "json"))
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(DataError):
+        convert(src, out, "json", skip_invalid=True)
+    assert not out.exists()
+
+
+def test_json_list_reads_every_record_with_trailing_whitespace(tmp_path):
+    src = tmp_path / "list.json"
+    src.write_text("[" + ",\n".join(json.dumps({**GOOD, "id": f"r{i}"}) for i in range(5)) + "]\n\n  ", "utf-8")
+    assert [r.id for r in read_foreign(src, "json")] == [f"r{i}" for i in range(5)]
+
+
+# ---- issue 13 D11: Big5 or Shift-JIS is not silently read as GB18030 ----
+
+TRADITIONAL_CSV = ("department,title,ask,answer\n"
+                   "心血管科,高血壓能吃黨參嗎？,醫生你好，我有高血壓，請問可以吃黨參嗎？,可以適量服用，注意監測血壓。\n"
+                   "兒科,發燒,孩子發燒兩天了，體溫三十八度五，應該怎麼辦？,建議去醫院檢查血常規。\n")
+JAPANESE_CSV = ("department,title,ask,answer\n"
+                "内科,頭痛,先生、こんにちは。昨日から頭が痛いです。どうすればいいですか？,病院で検査を受けてください。\n")
+
+
+@pytest.mark.parametrize("text, encoding", [(TRADITIONAL_CSV, "big5"), (JAPANESE_CSV, "shift_jis")])
+def test_a_big5_or_shift_jis_csv_is_refused_in_auto_and_read_when_named(tmp_path, text, encoding):
+    src = tmp_path / "toy.csv"
+    src.write_bytes(text.encode(encoding))
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(DataError, match=r"toy.csv:1: encoding: neither UTF-8 nor recognisably GB18030"):
+        convert(src, out, "csv")
+    assert not out.exists()
+    report = convert(src, out, "csv", encoding=encoding)
+    assert report.encoding == encoding and report.written == len(text.splitlines()) - 1
+    records, _ = load_dialogues(out)
+    assert records[0].turns[0].text == text.splitlines()[1].split(",")[2]
+
+
+def test_the_shared_gb18030_excerpt_is_still_detected():
+    src = shared_format_sample("toyhom_csv_format_sample_gb18030.csv")
+    assert len(list(read_foreign(src, "csv"))) > 0
+
+
+@pytest.mark.parametrize("raw", [b"department,title,ask,answer\n,,0,\xa1\xa7\n",  # Big5 for an opening quote
+                                 "department,title,ask,answer\n内科,头,疼,好\n".encode("gb18030")])
+def test_too_little_chinese_to_recognise_gb18030_is_refused_in_auto(tmp_path, raw):
+    """Fuzz finding (issue 13 D11): two bytes decode in GB18030 and in Big5 alike; auto does not guess."""
+    src = tmp_path / "toy.csv"
+    src.write_bytes(raw)
+    with pytest.raises(DataError, match="neither UTF-8 nor recognisably GB18030"):
+        list(read_foreign(src, "csv"))
+    assert len(list(read_foreign(src, "csv", encoding="gb18030"))) == 1

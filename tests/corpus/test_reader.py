@@ -139,3 +139,12 @@ def test_missing_file_and_empty_corpus(tmp_path):
     empty = write(tmp_path, [""])
     with pytest.raises(DataError, match="no valid records"):
         load_dialogues(empty)
+
+
+def test_labels_are_normalised_for_surrounding_whitespace(tmp_path):
+    """Issue 13: " 内科" and "内科" are one department; a label of only whitespace is no label."""
+    path = write(tmp_path, [line(id="a", department=" 内科\t", doctor="张医生 "), line(id="b", department="内科"),
+                            line(id="c", department="   ", doctor="\u3000")])
+    dialogues, _ = load_dialogues(path)
+    assert [d.department for d in dialogues] == ["内科", "内科", None]
+    assert [d.doctor for d in dialogues][0::2] == ["张医生", None]

@@ -1,11 +1,17 @@
 """Atomic writers: a failure part-way leaves no partial file and the old file untouched."""
 
+import errno
 import gzip
 import os
+import subprocess
+import sys
 
 import pytest
 
 from rmd_baselines.corpus import Dialogue, Turn, atomic_open, load_dialogues, write_dialogues, write_jsonl
+from rmd_baselines.corpus.writer import DirectoryReplacement, OutputLock, atomic_directory
+from rmd_baselines.errors import RmdError, UsageError
+from tests.output_checks import folder_names, tree_bytes
 
 
 def dialogues(n):
@@ -63,3 +69,143 @@ def test_output_gets_ordinary_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# ---- issue 13: disk full named, D8 symlinked outputs, D9 concurrent runs, the swap never loses the old folder ----
+
+def _disk_full_after(limit):
+    written = {"n": 0}
+
+    def records():
+        for record in ({"i": i} for i in range(10)):
+            written["n"] += 1
+            if written["n"] > limit:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            yield record
+    return records()
+
+
+def test_a_full_disk_names_the_path_and_keeps_the_previous_file(tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous\n")
+    with pytest.raises(RmdError, match=r"out.jsonl: cannot write \(No space left on device\)") as caught:
+        write_jsonl(out, _disk_full_after(3))
+    assert caught.value.exit_code == 1 and not isinstance(caught.value, OSError)
+    assert out.read_text() == "previous\n" and folder_names(tmp_path) == ["out.jsonl"]
+
+
+def test_a_full_disk_in_an_output_folder_names_the_folder(tmp_path):
+    out = tmp_path / "split"
+    with pytest.raises(RmdError, match=r"split: cannot write \(No space left on device\)"):
+        with atomic_directory(out, "split.json", "a split directory") as tmp:
+            with open(os.path.join(tmp, "split.json"), "w") as handle:
+                handle.write("{}")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert folder_names(tmp_path) == []
+
+
+def _write_folder(path, text):
+    with atomic_directory(path, "split.json", "a split directory") as tmp:
+        with open(os.path.join(tmp, "split.json"), "w") as handle:
+            handle.write(text)
+
+
+def test_a_symlinked_output_folder_is_followed_and_nothing_is_left_behind(tmp_path):
+    target = tmp_path / "real"
+    _write_folder(target, "first")
+    link = tmp_path / "link"
+    link.symlink_to(target, target_is_directory=True)
+    _write_folder(link, "second")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert (target / "split.json").read_text() == "second" and (link / "split.json").read_text() == "second"
+    assert folder_names(tmp_path) == ["link", "real"]
+
+
+def test_a_dangling_symlink_is_followed_to_a_new_folder(tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "made", target_is_directory=True)
+    _write_folder(link, "new")
+    assert link.is_symlink() and (tmp_path / "made" / "split.json").read_text() == "new"
+    assert folder_names(tmp_path) == ["link", "made"]
+
+
+def test_a_second_writer_of_the_same_output_fails_cleanly(tmp_path):
+    out = tmp_path / "out"
+    _write_folder(out, "first")
+    first = DirectoryReplacement(out, "split.json", "a split directory")
+    with pytest.raises(UsageError, match="another run is writing this output"):
+        DirectoryReplacement(out, "split.json", "a split directory")
+    with open(os.path.join(first.tmp, "split.json"), "w") as handle:
+        handle.write("winner")
+    first.commit()
+    assert (out / "split.json").read_text() == "winner" and folder_names(tmp_path) == ["out"]
+    _write_folder(out, "later")  # the lock is released (and its file deleted) after a commit
+    assert (out / "split.json").read_text() == "later" and folder_names(tmp_path) == ["out"]
+
+
+def test_the_lock_is_released_after_an_abort(tmp_path):
+    replacement = DirectoryReplacement(tmp_path / "out", "split.json", "a split directory")
+    replacement.abort()
+    lock = OutputLock(str(tmp_path / "out"))
+    lock.release()
+    assert folder_names(tmp_path) == []
+
+
+RACE = r"""
+import os, sys, time
+from rmd_baselines.corpus.writer import atomic_directory
+from rmd_baselines.errors import UsageError
+out, name = sys.argv[1], sys.argv[2]
+start = float(sys.argv[3])
+while time.time() < start:
+    pass
+try:
+    with atomic_directory(out, "split.json", "a split directory") as tmp:
+        for part in range(20):
+            with open(os.path.join(tmp, f"part{part}.txt"), "w") as handle:
+                handle.write(name)
+        with open(os.path.join(tmp, "split.json"), "w") as handle:
+            handle.write(name)
+        time.sleep(0.2)
+except UsageError as exc:
+    print("lost", exc)
+    sys.exit(2)
+print("won")
+"""
+
+
+def test_concurrent_writers_one_wins_whole_the_others_fail_cleanly(tmp_path):
+    out = tmp_path / "out"
+    _write_folder(out, "before")
+    import time
+
+    start = time.time() + 1.5
+    processes = [subprocess.Popen([sys.executable, "-c", RACE, str(out), f"run{i}", str(start)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in processes]
+    assert all(err == "" for _, _, err in results), results
+    assert all(code in (0, 2) for code, _, _ in results) and any(code == 0 for code, _, _ in results), results
+    names = {(out / name).read_text() for name in os.listdir(out)}
+    assert len(names) == 1 and names != {"before"}  # every file from one run
+    assert len(os.listdir(out)) == 21 and folder_names(tmp_path) == ["out"]
+
+
+def test_a_failed_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
+    from rmd_baselines.corpus import writer
+
+    out = tmp_path / "out"
+    _write_folder(out, "old")
+    before = tree_bytes(out)
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def failing_replace(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the new folder into place
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(writer.os, "replace", failing_replace)
+    with pytest.raises(RmdError, match="out: cannot write"):
+        _write_folder(out, "new")
+    assert tree_bytes(out) == before and folder_names(tmp_path) == ["out"]

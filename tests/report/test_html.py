@@ -49,6 +49,7 @@ def test_not_a_results_directory(tmp_path):
     ({"tasks": {"route": {"status": "ok", "scores": {}}}}, "malformed results file (KeyError: 'confusion')"),
 ])
 def test_a_malformed_results_file_is_a_data_error(tmp_path, results, message):
+    results = {"format": "rmd_baselines-results", "format_version": 1, **results}
     (tmp_path / "results.json").write_text(json.dumps(results), "utf-8")
     with pytest.raises(DataError, match=re.escape(message)):
         write_report(str(tmp_path), str(tmp_path / "report.html"))
@@ -101,3 +102,30 @@ def test_report_renders_in_headless_chromium(small_reproduce_run, tmp_path):
     assert len(figures) == 4 and all(w > 100 and h > 100 for w, h in figures)
     width, height = png_size(shot.read_bytes())
     assert width >= 800 and height > sum(h for _, h in tables) + sum(h for _, h in figures) / 2
+
+
+def test_a_deeply_nested_results_file_is_a_data_error(tmp_path):
+    """Issue 13 D4: 100,000 '[' was a RecursionError (exit 1)."""
+    from tests.cli.invoke import run_streams
+
+    (tmp_path / "results.json").write_text("[" * 100_000, "utf-8")
+    with pytest.raises(DataError, match="not a results file"):
+        load_results(str(tmp_path))
+    code, _, stderr = run_streams("report", tmp_path, "--html", tmp_path / "r.html")
+    assert code == 2 and "not a results file" in stderr and stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"format_version": 2}, "format_version: results format version 2 is newer"),
+    ({"format_version": True}, "format_version: True is not a format version"),
+    ({"format_version": -7}, "format_version: -7 is not a format version"),
+    ({"format_version": None}, "format_version: None is not a format version"),
+    ({"format": "something-else"}, "format: 'something-else' is not"),
+])
+def test_report_checks_the_results_format_version(small_reproduce_run, tmp_path, change, message):
+    """Issue 13: `report` checks the results file's format and version, naming the field."""
+    results = {**small_reproduce_run["results"], **change}
+    (tmp_path / "results.json").write_text(json.dumps(results), "utf-8")
+    with pytest.raises(DataError, match=re.escape(message)):
+        write_report(str(tmp_path), str(tmp_path / "report.html"))
+    assert not (tmp_path / "report.html").exists()

@@ -35,8 +35,11 @@ def test_an_empty_context_is_a_data_error(text):
 
 def test_read_contexts_plain_lines(tmp_path):
     path = tmp_path / "in.txt"
-    path.write_text("病人：发烧\\n医生：多少度\n\n咳嗽三天\n", encoding="utf-8")
+    path.write_text("病人：发烧\\n医生：多少度\n咳嗽三天\n\n", encoding="utf-8")
     assert read_contexts(path) == (["发烧\n多少度", "咳嗽三天"], [None, None])
+    path.write_text("病人：发烧\\n医生：多少度\n\n咳嗽三天\n", encoding="utf-8")  # answer N is for line N
+    with pytest.raises(DataError, match=r"in.txt:2: empty context"):
+        read_contexts(path)
 
 
 def test_read_contexts_jsonl(tmp_path):
