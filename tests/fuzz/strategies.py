@@ -6,6 +6,8 @@ import json
 
 from hypothesis import strategies as st
 
+from rmd_baselines.corpus.model import normalize_label, visible_text
+
 # Characters a careless or curious user produces: Chinese, Latin, digits, punctuation of both widths, CSV/JSON
 # syntax, whitespace of every kind, zero-width and control characters, an emoji beyond the BMP.
 CHINESE = "病人医生发烧咳嗽头痛胸闷建议复查多喝水注意休息孩子两天三十八度心内科儿科药"
@@ -16,9 +18,10 @@ LATIN = "abcXYZ019-_=#%&@"
 
 plain_text = st.text(alphabet=CHINESE + LATIN + " ", min_size=1, max_size=20).filter(lambda s: s.strip())
 any_text = st.text(alphabet=CHINESE + PUNCTUATION + WHITESPACE + ODD + LATIN, min_size=0, max_size=30)
-# Text of the corpus: not blank after strip() (the reader refuses blank texts), anything else allowed.
+# Text of the corpus: with at least one visible character (the reader refuses texts of only whitespace, control
+# or zero-width characters), anything else allowed.
 record_text = st.text(alphabet=CHINESE + PUNCTUATION + WHITESPACE + ODD + LATIN, min_size=1,
-                      max_size=30).filter(lambda s: s.strip())
+                      max_size=30).filter(visible_text)
 speakers = st.sampled_from(["patient", "doctor"])
 
 
@@ -41,9 +44,10 @@ def record(draw, rid: str, text=record_text):
 
 
 def expected_record(obj: dict) -> dict:
-    """What the reader gives back for a valid record: every field present, in the documented order."""
-    return {"id": obj["id"], "title": obj.get("title"), "department": obj.get("department"),
-            "doctor": obj.get("doctor"), "diseases": list(obj.get("diseases") or []),
+    """What the reader gives back for a valid record: every field present, in the documented order, labels
+    (department, doctor) without surrounding whitespace."""
+    return {"id": obj["id"], "title": obj.get("title"), "department": normalize_label(obj.get("department")),
+            "doctor": normalize_label(obj.get("doctor")), "diseases": list(obj.get("diseases") or []),
             "symptoms": list(obj.get("symptoms") or []), "turns": obj["turns"]}
 
 
