@@ -28,7 +28,7 @@ from rmd_baselines.metrics.generation import (
 from rmd_baselines.metrics.perplexity import perplexity, perplexity_from_logprobs
 from rmd_baselines.text import get_tokenizer
 
-from ..support import finite_json, fuzz
+from ..support import finite_json, fuzz, strict_json
 
 ALPHABET = "好的多喝水注意休息建议复查，。？ab"
 SEGMENT = st.text(alphabet=ALPHABET + " \t\u3000", min_size=0, max_size=14)
@@ -177,27 +177,52 @@ def test_pooled_diversity_equals_the_plain_functions(hyps):
 LOGPROB = st.floats(min_value=-1000.0, max_value=0.0, allow_nan=False)
 
 
+# Beyond this mean negative log-likelihood (nats) a perplexity does not fit a float: exp(709.79) overflows.
+OVERFLOW_NATS = math.log(np.finfo(np.float64).max)
+UNIT_NATS = {"nat": 1.0, "bit": math.log(2.0), "log10": math.log(10.0)}
+
+
 @fuzz(60)
 @given(st.lists(st.lists(LOGPROB, max_size=6), min_size=1, max_size=5),
        st.sampled_from(["nat", "bit", "log10"]), st.sampled_from(["token", "sample_mean"]))
-def test_perplexity_is_finite_or_refused(rows, unit, variant):
-    """Issue 13 D17: very negative log-probabilities give a finite perplexity (or a one-line refusal), never an
-    OverflowError; a perplexity is >= 1 and the NLL path equals the log-probability path."""
+def test_perplexity_is_at_least_one_and_never_crashes(rows, unit, variant):
+    """Issue 13 D17: very negative log-probabilities never raise OverflowError. A perplexity is >= 1, never NaN,
+    +inf only where exp() of the mean negative log-likelihood really exceeds a float (JSON writes it as null, see
+    the next test), and the NLL path equals the log-probability path."""
     try:
         score = perplexity_from_logprobs(rows, unit=unit, variant=variant)
     except (DataError, UsageError) as exc:
         assert "\n" not in str(exc)
         return
     value = score.value
-    assert value is None or (math.isfinite(value) and value >= 1 - 1e-12), value
+    assert value is not None and not math.isnan(value) and value >= 1 - 1e-12, value
+    if math.isinf(value):
+        means = [-sum(row) * UNIT_NATS[unit] / len(row) for row in rows if row]
+        total = -sum(sum(row) for row in rows) * UNIT_NATS[unit] / sum(len(row) for row in rows)
+        assert (max(means) if variant == "sample_mean" else total) > OVERFLOW_NATS * (1 - 1e-9), (value, rows)
     assert perplexity([[-v for v in row] for row in rows], unit=unit, variant=variant).value == value
 
 
 @fuzz(30)
 @given(corpus(max_segments=4), st.data())
 def test_logprobs_in_the_report_are_json(data, draw):
+    """Every score but the perplexity is finite; the report as written (`writer.json_text`, what ``--json`` and
+    result files use) is strict JSON and names a perplexity too large for a float instead of writing Infinity."""
+    from rmd_baselines.corpus.writer import json_text
+
     hyps, refs = data
     rows = [draw.draw(st.lists(LOGPROB, min_size=1, max_size=4)) for _ in hyps]
     report = _evaluate(hyps, refs, logprobs=rows, ci=draw.draw(st.booleans()), n_boot=20)
-    if report is not None:
-        assert finite_json(report), report
+    if report is None:
+        return
+    without_perplexity = {family: {key: value for key, value in values.items() if "perplexity" not in key}
+                          for family, values in report.items() if isinstance(values, dict)}
+    for family in without_perplexity.values():
+        family.get("ci", {}).pop("perplexity", None)
+    assert finite_json(without_perplexity), report
+    written = strict_json(json_text(report))
+    for family in FAMILIES:
+        value = report[family]["perplexity"]
+        assert value >= 1 and not math.isnan(value)
+        if math.isinf(value):
+            assert written[family]["perplexity"] is None and f"{family}.perplexity" in written["non_finite"]
