@@ -198,8 +198,9 @@ class ModelReader:
         except UnicodeDecodeError as exc:
             raise ModelFormatError(f"{path}: invalid UTF-8 ({exc})") from None
 
-    def read_arrays(self, name: str) -> dict[str, np.ndarray]:
-        """The arrays of an ``.npz`` file (never unpickled); anything else in the file is a `ModelFormatError`."""
+    def read_arrays(self, name: str, finite: bool = True) -> dict[str, np.ndarray]:
+        """The arrays of an ``.npz`` file (never unpickled); anything else in the file is a `ModelFormatError`, and
+        so is a NaN or infinite float unless ``finite=False`` (a model whose arrays legitimately hold them)."""
         path = self.path(name)
         try:
             with open(path, "rb") as handle:
@@ -214,6 +215,8 @@ class ModelReader:
         for key, value in arrays.items():
             if not isinstance(value, np.ndarray):
                 raise ModelFormatError(f"{path}: member {key!r} is not a .npy array")
+            if finite and value.dtype.kind in "fc" and not np.isfinite(value).all():
+                raise ModelFormatError(f"{path}: member {key!r} holds a NaN or infinite value (model file corrupt)")
         return arrays
 
     def read_component(self, name: str, format_name: str, format_version: int, what: str) -> dict:

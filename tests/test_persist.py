@@ -260,3 +260,41 @@ def test_saving_a_model_that_another_run_is_saving_fails_cleanly(tmp_path):
     first.commit()
     assert ModelReader(tmp_path / "m").read_json("model.json") == {"labels": []}
     assert sorted(os.listdir(tmp_path)) == ["m"]
+
+
+# ---- fuzz findings F3 (NaN in a model's arrays) and F4 (an array of another shape) ----
+
+def _replace_array(directory, name, key, value):
+    """Rewrite one member of a model's .npz and update its checksum: a consistent but corrupt model."""
+    from rmd_baselines.persist import MANIFEST
+
+    path = directory / name
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays[key] = value
+    np.savez(path, **arrays)
+    manifest = json.loads((directory / MANIFEST).read_text("utf-8"))
+    manifest["files"][name] = file_sha256(path)
+    (directory / MANIFEST).write_text(json.dumps(manifest), "utf-8")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_an_array_with_nan_or_inf_is_refused(tmp_path, bad):
+    directory = save(tmp_path / "m")
+    _replace_array(directory, "weights.npz", "coef", np.array([[1.0, bad, 0.0], [0.0, 1.0, 2.0]]))
+    with pytest.raises(ModelFormatError, match=r"weights.npz: member 'coef' holds a NaN or infinite value"):
+        ModelReader(directory).read_arrays("weights.npz")
+    assert ModelReader(directory).read_arrays("weights.npz", finite=False)["coef"].shape == (2, 3)
+
+
+def test_a_responder_array_of_another_shape_is_a_refused_model(tmp_path, tiny_corpus):
+    from tests.cli.invoke import run_streams
+
+    out = tmp_path / "model"
+    assert run_streams("train", "respond", "--data", tiny_corpus, "--model", "retrieval", "--out", out)[0] == 0
+    npz = next(name for name in sorted(p.name for p in out.iterdir()) if name.endswith("_lm.npz"))
+    with np.load(out / npz, allow_pickle=False) as arrays:
+        key = next(k for k in arrays.files if arrays[k].ndim == 1)
+    _replace_array(out, npz, key, np.array(7))
+    code, stdout, stderr = run_streams("respond", "病人：头痛", "--model", out)
+    assert code == 2 and stdout == "" and stderr.count("\n") == 1 and "internal error" not in stderr, stderr

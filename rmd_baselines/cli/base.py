@@ -91,7 +91,10 @@ class RmdGroup(click.Group):
             click.echo(f"{PROG}: {_interrupt_message(exc.signal_name)}", err=True)
             code = 130
         except click.exceptions.NoArgsIsHelpError as exc:
-            click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+            # The help on stdout, the failure in one line on stderr (like every other failure).
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            path = exc.ctx.command_path if exc.ctx else PROG
+            click.echo(f"{PROG}: error: '{path}' needs a command (listed above)", err=True)
             code = 2
         except click.UsageError as exc:
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""

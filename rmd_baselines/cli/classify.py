@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from .base import common, echo_json
@@ -14,6 +12,7 @@ def _classify_inputs(kind, text, model_dir, input_path, top_k, as_json):
     import sys
 
     from ..classify.classifier import load_model
+    from ..corpus.writer import json_text
     from ..classify.evaluation import InputText, check_text, model_view, predict_inputs, read_inputs, read_stream
     from ..errors import UsageError
 
@@ -42,7 +41,7 @@ def _classify_inputs(kind, text, model_dir, input_path, top_k, as_json):
         return
     for result in results:
         if as_json:
-            click.echo(json.dumps(result, ensure_ascii=False))
+            click.echo(json_text(result))
         else:
             click.echo("\t".join(f"{label}\t{score:.4f}" for label, score in result["top_k"])
                        if top_k > 1 else result["label"])

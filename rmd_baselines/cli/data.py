@@ -50,7 +50,8 @@ def data_synth(n_dialogues, seed, out_file, as_json):
 def data_validate(file, skip_invalid):
     """Check every record of a RealMedDial-format JSONL file and print a one-line verdict.
 
-    Problems are reported as FILE:LINE: field: what is wrong; exit status 2 if any record is invalid.
+    Problems are reported as FILE:LINE: field: what is wrong; exit status 2 if any record is invalid (with
+    --skip-invalid: every problem, up to 20, and the verdict on stdout, one error line on stderr).
 
     \b
     Example:
@@ -67,9 +68,12 @@ def data_validate(file, skip_invalid):
         raise DataError(f"{file}: no records (the corpus is empty)")
     if report.skipped:
         for problem in report.problems[:20]:
-            click.echo(problem, err=True)
+            click.echo(problem)
+        if report.skipped > 20:
+            click.echo(f"... and {report.skipped - 20} more")
         click.echo(f"invalid: {report.summary()}")
-        return 2
+        shown = "listed above" if report.skipped <= 20 else "the first 20 listed above"
+        raise DataError(f"{file}: {report.skipped} invalid records ({shown})")
     click.echo(f"ok: {report.summary()}")
     return 0
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from .base import common, echo_json, refuse_ignored
@@ -39,6 +37,7 @@ def respond(context, model_dir, input_path, department, top_k, as_json):
     """
     import sys
 
+    from ..corpus.writer import json_text
     from ..errors import UsageError
     from ..respond.model import load_responder, parse_context, read_contexts, respond_all
 
@@ -70,7 +69,7 @@ def respond(context, model_dir, input_path, department, top_k, as_json):
         return
     for reply in replies:
         if as_json:
-            click.echo(json.dumps(reply.to_json(), ensure_ascii=False))
+            click.echo(json_text(reply.to_json()))
         else:
             click.echo(reply.response.replace("\n", " "))
 

@@ -37,8 +37,11 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
-    """Open ``path`` for writing (``"w"`` text UTF-8 or ``"wb"`` bytes) via a temporary file and rename."""
+    """Open ``path`` for writing (``"w"`` text UTF-8 or ``"wb"`` bytes) via a temporary file and rename. A
+    symbolic link is followed: the file it points to is replaced and the link kept."""
     path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, exist_ok=True)

@@ -341,7 +341,13 @@ def load_responder(directory: str | os.PathLike) -> LoadedResponder:
         from .retrieval import RetrievalResponder as cls
     else:
         from .rerank import RerankResponder as cls
-    responder = cls.load(reader)
+    try:
+        responder = cls.load(reader)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+        # Files whose checksums match but whose content is not what the responder wrote (e.g. an array of
+        # another shape): still a refused model, not a crash.
+        raise ModelFormatError(f"{reader.directory}: malformed {model} responder files "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
     instances = meta.get("instances") if isinstance(meta.get("instances"), dict) else {}
     return LoadedResponder(responder=responder, model=model, settings=settings, data_path=source.get("path"),
                            data_sha256=source.get("sha256"), directory=reader.directory, instances=instances)

@@ -176,3 +176,10 @@ def test_a_library_warning_is_one_line_of_ours(capsys, monkeypatch):
     group = _group_warning("ignored", UserWarning, fail=True)
     assert group.main(["warn"], standalone_mode=False) == 2
     assert capsys.readouterr().err == "rmd-baseline: error: bad data\n"  # a failure is its one line only
+
+
+def test_a_group_without_a_command_prints_its_help_and_fails_in_one_line():
+    code, out, err = run_streams("data")
+    assert code == 2 and "Commands:" in out and "validate" in out
+    assert err.count("\n") == 1 and err.startswith("rmd-baseline: error: '")  # (in-process the program is 'cli')
+    assert err.endswith(" data' needs a command (listed above)\n")

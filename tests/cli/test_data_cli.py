@@ -239,3 +239,13 @@ def test_a_missing_choice_option_is_one_line(tmp_path):
     """Fuzz finding F1: click listed the choices of a missing option on several lines."""
     code, out, err = run("data", "split", corpus_file(tmp_path))
     assert code == 2 and err.count("\n") == 1 and "Missing option '--task'" in err and "route, recommend" in err
+
+
+def test_validate_skip_invalid_lists_problems_on_stdout_and_fails_in_one_line(tmp_path):
+    """Fuzz finding F5: the problems went to stderr, one line each, without the rmd-baseline: prefix."""
+    path = tmp_path / "twobad.jsonl"
+    path.write_text('{"id":"a","turns":[]}\nnot json\n', "utf-8")
+    code, stdout, stderr = run("data", "validate", path, "--skip-invalid")
+    assert code == 2 and stderr == f"rmd-baseline: error: {path}: 2 invalid records (listed above)\n"
+    assert stdout.splitlines()[0].startswith(f"{path}:1: turns: ") and stdout.splitlines()[1].startswith(f"{path}:2: ")
+    assert stdout.splitlines()[2] == f"invalid: {path}: 0 valid records, 2 invalid records skipped"

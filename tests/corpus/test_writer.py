@@ -209,3 +209,11 @@ def test_a_failed_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
     with pytest.raises(RmdError, match="out: cannot write"):
         _write_folder(out, "new")
     assert tree_bytes(out) == before and folder_names(tmp_path) == ["out"]
+
+
+def test_a_symlinked_output_file_is_followed(tmp_path):
+    (tmp_path / "real.jsonl").write_text("old\n")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "real.jsonl")
+    write_jsonl(tmp_path / "link.jsonl", [{"a": 1}])
+    assert (tmp_path / "link.jsonl").is_symlink() and (tmp_path / "real.jsonl").read_text() == '{"a": 1}\n'
+    assert folder_names(tmp_path) == ["link.jsonl", "real.jsonl"]

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from rmd_baselines.corpus import load_dialogues
-from rmd_baselines.errors import DataError, UsageError
+from rmd_baselines.errors import DataChangedWarning, DataError, UsageError
 from rmd_baselines.metrics.generation import evaluate_generation
 from rmd_baselines.respond.evaluation import evaluate_model_dir, verbatim_contexts
 from rmd_baselines.respond.model import load_responder, save_responder, train_responder
@@ -67,7 +67,8 @@ def test_a_changed_corpus_is_noted_and_used(trained, tmp_path):
                                             {"speaker": "doctor", "text": "用点眼药水"}]},
                                  ensure_ascii=False) + "\n")
     original, _ = evaluate_model_dir(root / "model")
-    report, _ = evaluate_model_dir(root / "model", data_path=changed)
+    with pytest.warns(DataChangedWarning, match="test instances were in the model's training split"):
+        report, _ = evaluate_model_dir(root / "model", data_path=changed)
     assert "SHA-256 differs" in report["notes"][0] and report["data"] == str(changed)
     dialogues, _ = load_dialogues(changed)
     expected = len(build_generation_task(dialogues, GenerationSettings()).test)
