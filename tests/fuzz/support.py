@@ -168,8 +168,8 @@ def check_run(run: Run, *, debug: bool = False, json_out: bool | None = None,
 
     - the exit status is 0, 1, 2 or 130, and nothing but ``SystemExit`` left ``main``;
     - no traceback on stderr unless ``--debug``;
-    - on failure, stderr holds exactly one line (besides ``warning:`` lines), ``rmd-baseline: …``;
-      click's own help for a bare command group (``rmd-baseline data``) is the one documented exception;
+    - on failure, stderr holds exactly one line (besides ``warning:`` lines), ``rmd-baseline: …`` (a bare command
+      group, ``rmd-baseline data``, prints its help on stdout);
     - stdout and stderr are valid UTF-8; with ``--json`` and success, stdout is one strict JSON document;
     - after a failure, ``out_dir`` holds exactly what it held before (``before``, from `listing`).
     """
@@ -187,7 +187,7 @@ def check_run(run: Run, *, debug: bool = False, json_out: bool | None = None,
         assert "Traceback (most recent call last)" not in err, f"traceback without --debug\n{run.describe()}"
         assert "Traceback (most recent call last)" not in out, f"traceback on stdout\n{run.describe()}"
     assert not run.leaked and not PYTHON_WARNING.search(err), f"a raw Python warning on stderr\n{run.describe()}"
-    if run.code != 0 and not err.startswith("Usage: "):
+    if run.code != 0:
         lines = [line for line in err.splitlines() if line.strip()]
         if not debug:
             errors = [line for line in lines if not line.startswith(f"{PROG}: warning:")]
