@@ -6,7 +6,7 @@ compressed, binary and deeply nested files, folders, models of the wrong kind), 
 Invariants (`support.check_run`): exit status 0, 1, 2 or 130; no traceback without ``--debug``; one line on stderr on
 failure; no raw Python warning; UTF-8 output, strict JSON with ``--json``; after a failure the output folder holds
 what it held before (an earlier output is kept intact); after a success every text output is UTF-8 and every JSON
-output strict JSON. ``serve`` is left out (it binds a port and runs until stopped).
+output strict JSON. ``serve`` is only given models it must refuse (it binds a port and runs until stopped).
 """
 
 from __future__ import annotations
@@ -103,6 +103,12 @@ def command_specs(inputs):
         ("explain", "respond"): ([TEXT_VALUES], {"--model": respond_model, "--department": TEXT_VALUES,
                                                  "--top": COUNT_VALUES, "--json": None}),
         ("explain", "lm"): ([TEXT_VALUES], {"--model": respond_model, "--context": TEXT_VALUES, "--json": None}),
+        # serve runs until stopped: only ever given models it must refuse (a file, nothing, a results folder)
+        ("serve",): ([], {"--model": st.sampled_from([inputs["corpus.jsonl"], inputs["results"], inputs["folder"],
+                                                      "missing", ""]),
+                          "--port": st.sampled_from(["0", "-1", "65536", "x", "8080"]),
+                          "--host": st.sampled_from(["127.0.0.1", "", "::1", "999.1.1.1", "\u200b"])},
+                     ["--model"]),
     }
 
 
