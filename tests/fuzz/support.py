@@ -11,6 +11,7 @@ failure (rerun it with ``--hypothesis-seed=N``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -66,6 +67,38 @@ def finite_json(obj) -> bool:
     except ValueError:
         return False
     return True
+
+
+def check_comparisons(result) -> None:
+    """The paired tests of a ``compare_*`` result: p-values in (0, 1], win rates in [0, 1], the difference is system
+    minus baseline, each side is that system's own score, intervals are ordered."""
+    scores = result["scores"]
+    baseline_name = result["baseline"]
+    for name, tests in result["comparisons"].items():
+        flat = {}
+        for key, value in tests.items():
+            if isinstance(value, dict) and "difference" not in value:  # generation: {family: {metric: result}}
+                flat.update({(key, metric): test for metric, test in value.items()})
+            else:
+                flat[(None, key)] = value
+        for (family, metric), test in flat.items():
+            where = (name, family, metric, test)
+            for p in ("p_bootstrap", "p_randomization", "p_mcnemar"):
+                if test.get(p) is not None:
+                    assert 0 < test[p] <= 1, where
+            if test.get("win_rate") is not None:
+                assert 0 <= test["win_rate"] <= 1, where
+            if None not in (test.get("baseline"), test.get("system"), test.get("difference")):
+                assert math.isclose(test["difference"], test["system"] - test["baseline"], rel_tol=1e-9,
+                                    abs_tol=1e-12), where
+                own = scores[name][family] if family else scores[name]
+                base = scores[baseline_name][family] if family else scores[baseline_name]
+                if metric in own:
+                    assert math.isclose(test["system"], own[metric], rel_tol=1e-9, abs_tol=1e-12), where
+                    assert math.isclose(test["baseline"], base[metric], rel_tol=1e-9, abs_tol=1e-12), where
+            ci = test.get("ci95")
+            if ci and None not in ci:
+                assert ci[0] <= ci[1] + 1e-12, where
 
 
 # ------------------------------------------------------------------------------------------------ the CLI
@@ -226,5 +259,5 @@ def check_outputs(folder: str | os.PathLike) -> None:
             raise AssertionError(f"{path}: output is not strict JSON ({exc})") from None
 
 
-__all__ = ["EXIT_STATUSES", "Run", "check_outputs", "check_run", "deep", "finite_json", "fuzz", "listing", "run_cli",
-           "strict_json"]
+__all__ = ["EXIT_STATUSES", "Run", "check_comparisons", "check_outputs", "check_run", "deep", "finite_json", "fuzz",
+           "listing", "run_cli", "strict_json"]

@@ -21,7 +21,7 @@ from rmd_baselines.metrics.classification import (
     format_classification_table,
 )
 
-from ..support import finite_json, fuzz
+from ..support import check_comparisons, finite_json, fuzz
 
 LABELS = st.sampled_from(["心内科", "儿科", "皮肤科", " 儿科", "a", "", "\u200b"])
 
@@ -89,3 +89,4 @@ def test_comparisons_are_json(data, draw):
     result = compare_classification(y_true, {"a": y_pred, "b": other}, n_boot=20, n_trials=20,
                                     seed=draw.draw(st.integers(0, 1000)))
     assert finite_json(result), result
+    check_comparisons(result)

@@ -28,7 +28,7 @@ from rmd_baselines.metrics.generation import (
 from rmd_baselines.metrics.perplexity import perplexity, perplexity_from_logprobs
 from rmd_baselines.text import get_tokenizer
 
-from ..support import finite_json, fuzz, strict_json
+from ..support import check_comparisons, finite_json, fuzz, strict_json
 
 ALPHABET = "好的多喝水注意休息建议复查，。？ab"
 SEGMENT = st.text(alphabet=ALPHABET + " \t\u3000", min_size=0, max_size=14)
@@ -152,6 +152,7 @@ def test_a_system_scores_alike_alone_and_in_a_comparison(data, other, seed):
         return
     result = compare_generation({"a": hyps, "b": other}, refs, n_boot=20, n_trials=20, seed=seed)
     assert finite_json(result), result
+    check_comparisons(result)
     together = result["scores"]["a"]
     for family in FAMILIES:
         for key in KEYS:
