@@ -144,7 +144,7 @@ def mutate(directory: Path, data) -> str:
         elif name.endswith(".json"):
             try:
                 obj = json.loads(path.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # damaged by an earlier mutation
                 continue
             path.write_text(json.dumps(json_mutation(data, obj), allow_nan=True), encoding="utf-8")
         else:
@@ -166,7 +166,7 @@ def mutate(directory: Path, data) -> str:
                     if path.exists():
                         manifest["files"][name] = _sha(path)
                     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
-            except (ValueError, UnicodeDecodeError, AttributeError):
+            except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
                 pass
     return ", ".join(done)
 

@@ -73,8 +73,8 @@ def test_any_file_reads_or_fails_with_one_line(content, bom, skip_invalid, name,
         if skip_invalid:
             for obj in valid:
                 assert got.get(obj["id"]) == expected_record(obj)
-            non_blank = sum(1 for i, line in enumerate(lines)
-                            if (line[3:] if (i == 0 and bom and line.startswith(b"\xef\xbb\xbf")) else line).strip())
+            # the reader removes the BOM it was given and ignores lines blank after decoding: at most this many
+            non_blank = sum(1 for line in lines if line.strip())
             assert report.records + report.skipped <= non_blank
             assert report.records == len(dialogues)
         else:
