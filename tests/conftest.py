@@ -8,7 +8,12 @@ from hypothesis import settings
 
 # No example database in the checkout: every run draws its examples afresh from the seeded strategies.
 settings.register_profile("rmd", database=None)
-settings.load_profile("rmd")
+# The deep fuzz run (tests/fuzz): `pytest tests/fuzz --hypothesis-profile=long`, or RMD_FUZZ=long in the
+# environment. Examples are random (a new seed each run, printed with any failure); the fuzz tests multiply their
+# CI budget by RMD_FUZZ_FACTOR (default 40). Every other hypothesis test gets 20x its default example count.
+settings.register_profile("long", database=None, max_examples=2000, deadline=None, derandomize=False,
+                          print_blob=True)
+settings.load_profile("long" if os.environ.get("RMD_FUZZ", "").strip().lower() == "long" else "rmd")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("RMD_SHARED", ROOT.parent / "shared"))

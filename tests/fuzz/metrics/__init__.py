@@ -1,0 +1,1 @@
+"""Fuzz tests of rmd_baselines.metrics."""
