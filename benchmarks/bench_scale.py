@@ -68,13 +68,13 @@ TARGETS = {
     1_000_000: {
         "route": {"peak_mib": 1024, "cpu": 600, "macro_f1": 0.786, "accuracy": 0.836},
         "recommend": {"peak_mib": 1536, "cpu": 900, "macro_f1_of": ("recommend-memory", 100_000)},
-        "retrieval": {"peak_mib": 4096, "queries_per_second": 300},
+        "retrieval": {"peak_mib": 4096, "queries_per_cpu_second": 300},
         "lm": {"peak_mib": 4096, "wall": 15 * 60},
     },
     3_400_000: {
         "route": {"peak_mib": 2048, "wall": 30 * 60},
         "recommend": {"peak_mib": 3072, "wall": 45 * 60},
-        "retrieval": {"peak_mib": 8192, "queries_per_second": 100},
+        "retrieval": {"peak_mib": 8192, "queries_per_cpu_second": 100},
         "lm": {"peak_mib": 8192, "wall": 45 * 60},
     },
 }
@@ -127,17 +127,20 @@ def measured(command: list[str]) -> dict:
     return out
 
 
-def answer_seconds(stages: list[dict]) -> float | None:
-    """Seconds of the stage of ``evaluate model`` that answered the test contexts."""
+def answer_stage(stages: list[dict]) -> dict | None:
+    """The stage of ``evaluate model`` that answered the test contexts."""
     for stage in stages or []:
-        name = str(stage.get("stage", "")).lower()
-        if any(word in name for word in ("answer", "respond", "predict", "generat")):
-            return float(stage["seconds"])
+        if stage.get("stage") == "answer":
+            return stage
     return None
+
+
+GENERATION_QUALITY = ("perplexity", "paper.bleu4", "dstc7.bleu4", "dstc7.nist4")
 
 
 def run_task(task: str, corpus: Path, size: int, args, scratch: Path) -> dict:
     model_dir = scratch / f"{task}-{size}"
+    load_before = os.getloadavg()[0]
     train = measured([*CLI, *TRAIN_COMMANDS[task], "--data", str(corpus), "--seed", str(args.seed),
                       "--out", str(model_dir), "--json", "-q"])
     evaluate_command = [*CLI, "evaluate", "model", str(model_dir), "--json", "-q"]
@@ -149,18 +152,22 @@ def run_task(task: str, corpus: Path, size: int, args, scratch: Path) -> dict:
     summary = train.pop("output")
     cell = {"kind": "task", "task": task, "dialogues": size, "date": today(), "code": code_version(),
             "model": summary.get("model") or summary.get("engine"), "scale": summary.get("scale"),
-            "train_records": summary.get("train_records"), "train": train, "evaluate": evaluation,
+            "train_records": summary.get("train_records") or summary.get("train_instances"), "train": train,
+            "evaluate": evaluation,
             "train_stages": summary.get("stages", []), "evaluate_stages": scores.get("stages", []),
-            "test_records": scores.get("n") or scores.get("test_records")}
+            "test_records": scores.get("n") or scores.get("test_records"),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     if task.split("-")[0] in ("route", "recommend"):
         cell["quality"] = {key: scores[key] for key in ("macro_f1", "accuracy") if key in scores}
     else:
-        cell["quality"] = {key: value for key, value in flat_scores(scores).items()
-                           if any(part in key.lower() for part in ("bleu", "perplexity", "dist", "nist", "meteor"))}
-        seconds = answer_seconds(cell["evaluate_stages"])
-        if seconds:
-            cell["queries"] = args.queries
-            cell["queries_per_second"] = round(args.queries / seconds, 1)
+        flat = flat_scores(scores)
+        cell["quality"] = {key: flat[key] for key in GENERATION_QUALITY if key in flat}
+        answer = answer_stage(cell["evaluate_stages"])
+        if answer:
+            n = cell["test_records"] = scores.get("instances")
+            cell["queries"] = n
+            cell["queries_per_second"] = round(n / max(answer["seconds"], 1e-9), 1)
+            cell["queries_per_cpu_second"] = round(n / max(answer["cpu_seconds"], 1e-9), 1)
     return cell
 
 
@@ -241,8 +248,8 @@ def check_targets(cells: list[dict]) -> list[dict]:
                 elif name in ("cpu", "wall"):
                     value = cell["train"][f"{name}_seconds"]
                     met = value <= limit
-                elif name == "queries_per_second":
-                    value = cell.get("queries_per_second")
+                elif name.startswith("queries_per"):
+                    value = cell.get(name)
                     met = value is not None and value >= limit
                 elif name.startswith("macro_f1_of") or name.startswith("macro_f1_within"):
                     other_task, other_size = limit if isinstance(limit, tuple) else (limit, size)
@@ -286,24 +293,28 @@ def render_markdown(report: dict, plot: str | None) -> str:
              ("Measured, never projected: synthetic corpora from `rmd-baseline data synth --seed 0`; every cell is one "
               "fresh process of the user's command (`train ...`, then `evaluate model ...`), with its wall and CPU "
               "seconds (user + sys) and peak resident memory from `wait4`. Quality on the protocol's test split "
-              f"(generation: {report['queries']:,} test instances, `--max-test`). Machine: {report['machine']}. "
+              f"(generation: {report['queries']:,} test instances, `--max-test`). Machine: {report['machine']}; "
+              "`load` is the 1-minute load average when the cell started and ended (a shared machine: wall seconds "
+              "stretch with it, CPU seconds much less, so speed targets use queries per CPU second). "
               f"Command: `{report['command']}`; each cell names the date and commit it measured."), ""]
     for task in TASKS + MEMORY_TASKS:
         rows = sorted((c for c in cells if c["kind"] == "task" and c["task"] == task), key=lambda c: c["dialogues"])
         if not rows:
             continue
-        quality_keys = sorted({k for c in rows for k in c["quality"]})[:4]
+        quality_keys = [k for k in ("macro_f1", "accuracy", *GENERATION_QUALITY) if any(k in c["quality"] for c in rows)]
         lines += [f"## {task}", "",
                   "| dialogues | model | scale | train records | train CPU s | train wall s | train peak MiB | "
-                  "evaluate wall s | evaluate peak MiB | q/s | " + " | ".join(quality_keys) + " | measured |",
-                  "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(quality_keys) + "---|"]
+                  "evaluate wall s | evaluate peak MiB | q/s (wall) | q/CPU s | load | " + " | ".join(quality_keys)
+                  + " | measured |",
+                  "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|" + "---:|" * len(quality_keys) + "---|"]
         for c in rows:
             quality = " | ".join(fmt(c["quality"].get(k), 3) for k in quality_keys)
             lines.append(f"| {c['dialogues']:,} | {c.get('model') or '—'} | {c.get('scale') or '—'} | "
                          f"{fmt(c.get('train_records'))} | {fmt(c['train']['cpu_seconds'])} | "
                          f"{fmt(c['train']['wall_seconds'])} | {fmt(c['train']['peak_rss_mib'], 0)} | "
                          f"{fmt(c['evaluate']['wall_seconds'])} | {fmt(c['evaluate']['peak_rss_mib'], 0)} | "
-                         f"{fmt(c.get('queries_per_second'), 0)} | {quality} | {c['date']}, {c.get('code', '?')} |")
+                         f"{fmt(c.get('queries_per_second'), 0)} | {fmt(c.get('queries_per_cpu_second'), 0)} | "
+                         f"{'→'.join(map(str, c.get('load_average', []))) or '—'} | {quality} | {c['date']}, {c.get('code', '?')} |")
         stage_rows = [c for c in rows if c.get("train_stages")]
         if stage_rows:
             lines += ["", "Stages of training (seconds / CPU seconds / peak MiB so far):", ""]
@@ -345,8 +356,8 @@ def readme_table(report: dict) -> str:
                         key=lambda c: c["dialogues"]):
             peak = max(c["train"]["peak_rss_mib"], c["evaluate"]["peak_rss_mib"])
             quality = ", ".join(f"{key} {value:.3f}" for key, value in sorted(c["quality"].items())[:3])
-            if c.get("queries_per_second"):
-                quality += f"; {c['queries_per_second']:,.0f} queries/s"
+            if c.get("queries_per_cpu_second"):
+                quality += f"; {c['queries_per_cpu_second']:,.0f} queries per CPU second"
             lines.append(f"| {task} | {c['dialogues']:,} | {peak / 1024:.2f} GiB | {fmt(c['train']['cpu_seconds'], 0)} | "
                          f"{fmt(c['train']['wall_seconds'], 0)} | {quality} | {c['date']} |")
     return "\n".join(lines)
