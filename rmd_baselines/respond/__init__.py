@@ -20,6 +20,7 @@ from .model import (
     respond_all,
     save_responder,
     train_ngram_streamed,
+    train_retrieval_streamed,
     train_responder,
 )
 from .ngram import NgramResponder
@@ -29,5 +30,5 @@ from .retrieval import RetrievalResponder
 __all__ = [
     "BM25Index", "DEFAULT_MODEL", "MODELS", "LoadedResponder", "NgramResponder", "RerankResponder", "Reply",
     "Responder", "RetrievalResponder", "load_responder", "parse_context", "read_contexts", "respond_all",
-    "save_responder", "train_ngram_streamed", "train_responder",
+    "save_responder", "train_ngram_streamed", "train_responder", "train_retrieval_streamed",
 ]

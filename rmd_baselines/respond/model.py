@@ -262,13 +262,84 @@ def train_ngram_streamed(data_path: str | os.PathLike, order: int = 5, seed: int
     return responder, stream
 
 
+def iter_protocol_instances(stream, part: str):
+    """The instances of a part of a `StreamedGenerationSplit` in protocol order (the order of
+    ``build_generation_task(...).<part>``), holding one dialogue at a time: the part's raw lines are first copied
+    to a temporary file (one sequential read of the corpus, which may be gzipped), then read back dialogue by
+    dialogue in protocol order. Memory: two integers per dialogue of the part; disk: the part's uncompressed
+    lines, removed when the iteration ends (or the generator is closed)."""
+    import tempfile
+
+    import numpy as np
+
+    from ..corpus.reader import decode_line, iter_lines, parse_record
+    from ..tasks.generation import dialogue_instances
+
+    ordered = stream.split.protocol_order(part)
+    if not len(ordered):
+        return
+    rank_of_line = np.full(int(ordered.max()) + 1, -1, dtype=np.int64)
+    rank_of_line[ordered] = np.arange(len(ordered))
+    offsets = np.zeros(len(ordered), dtype=np.int64)
+    sizes = np.zeros(len(ordered), dtype=np.int64)
+    path, limit = stream.path, len(rank_of_line)
+    with tempfile.TemporaryDirectory(prefix="rmd-spool-") as work:
+        spool = os.path.join(work, f"{part}.jsonl")
+        with open(spool, "wb") as out:
+            position = 0
+            for number, raw in iter_lines(path):
+                if number >= limit:
+                    break
+                rank = rank_of_line[number]
+                if rank >= 0:
+                    offsets[rank], sizes[rank] = position, len(raw)
+                    out.write(raw)
+                    position += len(raw)
+        del rank_of_line
+        with open(spool, "rb") as handle:
+            for rank in range(len(ordered)):
+                handle.seek(int(offsets[rank]))
+                number = int(ordered[rank])
+                raw = handle.read(int(sizes[rank]))
+                yield from dialogue_instances(parse_record(f"{path}:{number}", decode_line(path, number, raw)),
+                                              stream.settings)
+
+
+def train_retrieval_streamed(data_path: str | os.PathLike, model: str = "retrieval", order: int = 5, seed: int = 0,
+                             settings: GenerationSettings | None = None, **params):
+    """Train a retrieval or rerank responder on the protocol's train split of a corpus file without holding the
+    corpus: the split is decided from one scan (`tasks.generation.stream_generation_split`); the index is built
+    from the train part read in protocol order (`iter_protocol_instances`, so document ``i`` is the ``i``-th
+    train instance of ``build_generation_task`` -- the same model, ties broken the same way, and `explain`
+    finds the training context of a document as before); the char language model is counted from a second,
+    file-order pass (as `train_ngram_streamed`); only the valid part is held as a list (the rerank responder
+    tunes its weights on it). Held in memory: the distinct responses (kept by the model), a few numbers per
+    training context, one batch of instances. Returns ``(responder, stream)``."""
+    from .. import progress
+    from ..tasks.generation import stream_generation_split
+
+    if model not in ("retrieval", "rerank"):
+        raise UsageError(f"train_retrieval_streamed trains retrieval or rerank, not {model!r}")
+    settings = settings or GenerationSettings(seed=seed)
+    responder = make_responder(model, order=order, seed=seed, **params)
+    responder._check_params()
+    with progress.stage("splitting the corpus", name="split"):
+        stream = stream_generation_split(data_path, settings).check(os.fspath(data_path))
+    with progress.stage(f"training the {model} responder", name="train"):
+        train = SizedStream(iter_protocol_instances(stream, "train"), stream.count_instances("train"))
+        lm_train = SizedStream(stream.iter_instances("train"), stream.count_instances("train"))
+        responder.fit(train, valid=stream.instances("valid"), lm_instances=lm_train)
+    return responder, stream
+
+
 def train_to_directory(data_path: str | os.PathLike, out_dir: str | os.PathLike, model: str = DEFAULT_MODEL,
                        order: int = 5, seed: int = 0, prune=None) -> dict:
     """Train a responder on a corpus and save it (what ``train respond`` does); returns a summary.
 
-    The n-gram responder is trained streamed (`train_ngram_streamed`: memory bounded by the model, not the
-    corpus), with optional count pruning (``prune``: `KneserNeyLM`'s thresholds); the retrieval and rerank
-    responders read the corpus into memory."""
+    Every responder is trained streamed, never holding the corpus: the n-gram responder by
+    `train_ngram_streamed` (memory bounded by the model), with optional count pruning (``prune``: `KneserNeyLM`'s
+    thresholds); the retrieval and rerank responders by `train_retrieval_streamed` (the same model as
+    `train_responder`'s)."""
     import time
 
     check_model_destination(out_dir)
@@ -285,12 +356,12 @@ def train_to_directory(data_path: str | os.PathLike, out_dir: str | os.PathLike,
         counts = {part: stream.count_instances(part) for part in ("train", "valid", "test")}
         split = stream.describe()
     else:
-        data = load_generation_data(data_path, settings)
         started = time.perf_counter()
-        responder = train_responder(data_path, model=model, order=order, seed=seed, settings=settings, data=data)
+        responder, stream = train_retrieval_streamed(data_path, model=model, order=order, seed=seed,
+                                                     settings=settings)
         seconds = time.perf_counter() - started
-        counts = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
-        split = data.describe()
+        counts = {part: stream.count_instances(part) for part in ("train", "valid", "test")}
+        split = stream.describe()
     save_responder(responder, out_dir, settings, data_path, counts["train"], counts["valid"])
     summary = {"model": responder.name, "out": os.fspath(out_dir), "data": os.fspath(data_path),
                "split": split, "train_instances": counts["train"], "valid_instances": counts["valid"],

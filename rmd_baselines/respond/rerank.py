@@ -30,7 +30,7 @@ whitespace) goes first whatever its score: a repeated consultation is best answe
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -122,25 +122,34 @@ class RerankResponder:
 
     # ------------------------------------------------------------------------------------------- fitting
 
-    def fit(self, instances: Sequence, valid: Sequence | None = None) -> "RerankResponder":
-        """Fit retrieval and the language model on ``instances``; tune the weights on ``valid``."""
+    def fit(self, instances: Iterable, valid: Sequence | None = None, lm_instances: Iterable | None = None
+            ) -> "RerankResponder":
+        """Fit retrieval and the language model on ``instances``; tune the weights on ``valid``.
+
+        As `RetrievalResponder.fit`: ``instances`` may be an iterable read once when ``lm_instances`` (the same
+        instances again, in any order, for the language model) is given; only ``valid`` is held as a list."""
         from .ngram import NgramResponder
 
         self._check_params()
-        instances = list(instances)
-        if not instances:
-            raise DataError("no training instances for the rerank responder")
+        if lm_instances is None:
+            instances = list(instances)
+            if not instances:
+                raise DataError("no training instances for the rerank responder")
         template = self.retriever.get_params() if self.retriever is not None else {}
-        self.retriever_ = RetrievalResponder(**{**template, "lm_order": None}).fit(instances)
-        self.ngram_ = NgramResponder(order=self.lm_order, unit="char").fit(instances, valid)
+        try:
+            self.retriever_ = RetrievalResponder(**{**template, "lm_order": None}).fit(instances)
+        except DataError:
+            raise DataError("no training instances for the rerank responder") from None
+        valid = list(valid or [])
+        self.ngram_ = NgramResponder(order=self.lm_order, unit="char").fit(
+            instances if lm_instances is None else lm_instances, valid)
         self._reset_cache()
         responses = self.retriever_.responses_
         empty_context = [""] * len(responses)  # the history is then just <s> <sep>
         self.unconditional_ = np.array([scores.mean() for scores in
                                         self.ngram_.response_log10probs(empty_context, responses)])
-        self.n_train_ = len(instances)
+        self.n_train_ = self.retriever_.n_train_
         self.tuning_ = None
-        valid = list(valid or [])
         if self.weights is not None:
             self.weights_ = _check_weights(self.weights)
         elif len(valid) >= self.min_valid:

@@ -26,7 +26,8 @@ responder can report the perplexity of reference responses like every other resp
 from __future__ import annotations
 
 import hashlib
-from typing import NamedTuple, Sequence
+import itertools
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -204,38 +205,81 @@ class RetrievalResponder:
             else:
                 yield self.terms(contexts[start:start + batch_size])
 
-    def fit(self, instances: Sequence, valid: Sequence | None = None) -> "RetrievalResponder":
-        """Index the training contexts (``valid`` is not needed: nothing is tuned)."""
+    def fit(self, instances: Iterable, valid: Iterable | None = None, lm_instances: Iterable | None = None
+            ) -> "RetrievalResponder":
+        """Index the training contexts (``valid`` is not needed: nothing is tuned; the language model reports its
+        perplexity on it).
+
+        ``instances`` may be a list or any iterable read once (`model.train_to_directory` streams a corpus's
+        train part in protocol order): only one batch of instances, the distinct responses and a few numbers per
+        training context are held. Document ``i`` of the index is the ``i``-th instance given, so equal scores
+        are broken by the order of ``instances``. The language model (with ``lm_order``) is trained on
+        ``lm_instances`` when given (a second pass over the same instances, in any order), else on
+        ``instances``, which must then be a list.
+        """
         self._check_params()
-        instances = list(instances)
-        if not instances:
-            raise DataError("no training instances for the retrieval responder")
-        contexts = [instance.context for instance in instances]
-        self.index_ = self._index_template().fit_batches(self.term_batches(contexts))
-        # Responses that differ only in whitespace are one response (the first spelling is kept).
-        response_number: dict[bytes, int] = {}
-        self.responses_ = []
-        numbers = []
-        for instance in instances:
-            # A 16-byte digest instead of a second copy of every response keeps a large corpus's dict small.
-            key = hashlib.blake2b("".join(instance.response.split()).encode("utf-8"), digest_size=16).digest()
-            if key not in response_number:
-                response_number[key] = len(self.responses_)
-                self.responses_.append(instance.response)
-            numbers.append(response_number[key])
-        self.doc_response_ = np.array(numbers, dtype=np.int64)
-        department_number: dict[str, int] = {}
-        self.doc_department_ = np.array([department_number.setdefault(i.department, len(department_number))
-                                         if i.department else -1 for i in instances], dtype=np.int64)
-        self.departments_ = list(department_number)
-        self.doc_context_key_ = np.array([context_key(c) for c in contexts], dtype=np.int64)
-        self._prepare()
-        self.n_train_ = len(instances)
+        if lm_instances is None and self.lm_order is not None:
+            instances = list(instances)
+        self._fit_index(instances)
         if self.lm_order is not None:
             from .ngram import NgramResponder
 
-            self.ngram_ = NgramResponder(order=self.lm_order, unit="char").fit(instances, valid)
+            self.ngram_ = NgramResponder(order=self.lm_order, unit="char").fit(
+                instances if lm_instances is None else lm_instances, valid)
         return self
+
+    def _fit_index(self, instances: Iterable) -> None:
+        """The index and the per-document arrays of `fit`, one batch of instances at a time."""
+        batch_size = 5_000 if self.unit == "char" else 2_000
+        length = len(instances) if hasattr(instances, "__len__") else None
+        # Responses that differ only in whitespace are one response (the first spelling is kept).
+        # A 16-byte digest instead of a second copy of every response keeps a large corpus's dict small.
+        response_number: dict[bytes, int] = {}
+        department_number: dict[str, int] = {}
+        self.responses_ = []
+        numbers: list[np.ndarray] = []
+        doc_departments: list[np.ndarray] = []
+        keys: list[np.ndarray] = []
+
+        def batches():
+            iterator = iter(instances)
+            while True:
+                batch = list(itertools.islice(iterator, batch_size))
+                if not batch:
+                    return
+                batch_numbers = np.empty(len(batch), dtype=np.int64)
+                for row, instance in enumerate(batch):
+                    key = hashlib.blake2b("".join(instance.response.split()).encode("utf-8"), digest_size=16).digest()
+                    number = response_number.get(key)
+                    if number is None:
+                        number = response_number[key] = len(self.responses_)
+                        self.responses_.append(instance.response)
+                    batch_numbers[row] = number
+                numbers.append(batch_numbers)
+                doc_departments.append(np.array([department_number.setdefault(i.department, len(department_number))
+                                                 if i.department else -1 for i in batch], dtype=np.int64))
+                contexts = [instance.context for instance in batch]
+                keys.append(np.array([context_key(c) for c in contexts], dtype=np.int64))
+                del batch
+                if self.unit == "char":
+                    yield char_term_batch(contexts, self.max_ngram, self.recent_weight, self.turn_decay)
+                else:
+                    yield self.terms(contexts)
+
+        n_batches = None if length is None else -(-length // batch_size)
+        stream = progress.progress(batches(), "indexing contexts", length=n_batches)
+        try:
+            self.index_ = self._index_template().fit_batches(stream)
+        except UsageError:
+            if not numbers:
+                raise DataError("no training instances for the retrieval responder") from None
+            raise
+        self.doc_response_ = np.concatenate(numbers)
+        self.doc_department_ = np.concatenate(doc_departments)
+        self.departments_ = list(department_number)
+        self.doc_context_key_ = np.concatenate(keys)
+        self._prepare()
+        self.n_train_ = len(self.doc_response_)
 
     def _prepare(self) -> None:
         self.response_count_ = np.bincount(self.doc_response_, minlength=len(self.responses_))

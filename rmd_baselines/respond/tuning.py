@@ -43,6 +43,7 @@ ORDER = 4
 SCORES = ("paper_bleu4", "paper_nist4", "dstc7_bleu4", "dstc7_nist4")
 LOSS_PENALTY = 2.0
 DIST_SHORTFALL_PENALTY = 10.0
+COMBINED_CELLS = 4_000_000  # combined scores computed at once in grid_search (32 MB of float64)
 
 
 def _log2_ratio(context: float, count: float) -> float:
@@ -158,9 +159,14 @@ def grid_search(features: np.ndarray, valid_mask: np.ndarray, feature_names: Seq
     for column, configuration in enumerate(configurations):
         for row, name in enumerate(feature_names):
             weights[row, column] = configuration.get(name, fixed.get(name, 0.0))
-    combined = np.einsum("icf,fk->ikc", features, weights)  # contexts x configurations x candidates
-    combined = np.where(valid_mask[:, None, :], combined, -np.inf)
-    choices = np.argmax(combined, axis=2)  # first best candidate on ties
+    # contexts x configurations x candidates, a slice of contexts at a time (bounded memory on a large valid split)
+    n_contexts, n_candidates = valid_mask.shape
+    step = max(1, COMBINED_CELLS // max(1, len(configurations) * n_candidates))
+    choices = np.zeros((n_contexts, len(configurations)), dtype=np.int64)
+    for start in range(0, n_contexts, step):
+        combined = np.einsum("icf,fk->ikc", features[start:start + step], weights)
+        combined = np.where(valid_mask[start:start + step, None, :], combined, -np.inf)
+        choices[start:start + step] = np.argmax(combined, axis=2)  # first best candidate on ties
     if forced is not None:
         choices = np.where(forced[:, None] >= 0, forced[:, None], choices)
     results = [scorer.score(choices[:, column]) for column in range(len(configurations))]

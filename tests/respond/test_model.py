@@ -216,3 +216,75 @@ def test_parse_context_merges_like_before_and_in_linear_time():
                 parse_context(text, 25)
     long = "\n".join(["病人：头痛"] * 20000)
     assert parse_context(long, 0) == " ".join(["头痛"] * 20000)
+
+
+@pytest.fixture(scope="module")
+def sample_corpus(tmp_path_factory):
+    """The first 1,200 dialogues of the bundled sample (gzipped, as large corpora are)."""
+    import gzip
+
+    from tests.conftest import SAMPLE
+
+    path = tmp_path_factory.mktemp("sample") / "sample.jsonl.gz"
+    with gzip.open(SAMPLE, "rb") as source, gzip.open(path, "wb") as out:
+        for number, line in enumerate(source):
+            if number == 1200:
+                break
+            out.write(line)
+    return path
+
+
+def test_protocol_order_instances_are_the_in_memory_split(sample_corpus):
+    """`iter_protocol_instances` reads a part back in the order of `build_generation_task`, one dialogue at a
+    time, and removes its spool file."""
+    import glob
+    import tempfile
+
+    from rmd_baselines.respond.model import iter_protocol_instances, load_generation_data
+    from rmd_baselines.tasks.generation import stream_generation_split
+
+    settings = GenerationSettings(seed=1)
+    data = load_generation_data(sample_corpus, settings)
+    stream = stream_generation_split(sample_corpus, settings)
+    spools = set(glob.glob(f"{tempfile.gettempdir()}/rmd-spool-*"))
+    for part in ("train", "valid", "test"):
+        assert list(iter_protocol_instances(stream, part)) == getattr(data, part)
+    assert list(iter_protocol_instances(stream, "train")) != list(stream.iter_instances("train"))  # not file order
+    assert set(glob.glob(f"{tempfile.gettempdir()}/rmd-spool-*")) == spools
+
+
+@pytest.mark.parametrize("model", ["retrieval", "rerank"])
+def test_streamed_retrieval_training_equals_the_in_memory_model(sample_corpus, tmp_path, monkeypatch, model):
+    """`train respond --model retrieval|rerank` never loads the corpus (issue 11 §3): the split comes from one
+    scan, the index from the train part read back in protocol order, the language model from a file-order pass,
+    and only the valid part is held. The saved model is the in-memory one, file for file, and answers alike."""
+    import rmd_baselines.corpus as corpus_package
+    import rmd_baselines.respond.model as model_module
+    from rmd_baselines.respond.model import save_responder, train_to_directory
+
+    settings = GenerationSettings()
+    data = model_module.load_generation_data(sample_corpus, settings)
+    in_memory = train_responder(sample_corpus, model=model, order=3, settings=settings, data=data)
+    save_responder(in_memory, tmp_path / "memory", settings, sample_corpus, len(data.train), len(data.valid))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole corpus was loaded")
+
+    monkeypatch.setattr(corpus_package, "load_dialogues", refuse)
+    monkeypatch.setattr(model_module, "load_generation_data", refuse)
+    summary = train_to_directory(sample_corpus, tmp_path / "streamed", model=model, order=3)
+    assert summary["split"] == data.describe() and summary["train_instances"] == len(data.train)
+    memory_files = sorted(p.name for p in (tmp_path / "memory").iterdir())
+    assert memory_files == sorted(p.name for p in (tmp_path / "streamed").iterdir())
+    for name in memory_files:
+        assert (tmp_path / "streamed" / name).read_bytes() == (tmp_path / "memory" / name).read_bytes(), name
+    streamed = load_responder(tmp_path / "streamed").responder
+    contexts = [instance.context for instance in data.test[:40]]
+    departments = [instance.department for instance in data.test[:40]]
+    assert [r.candidates for r in streamed.respond_many(contexts, 3)] == \
+        [r.candidates for r in in_memory.respond_many(contexts, 3)]
+    if model == "retrieval":
+        assert [r.candidates for r in streamed.respond_many(contexts, 3, departments)] == \
+            [r.candidates for r in in_memory.respond_many(contexts, 3, departments)]
+    else:
+        assert summary["weights_tuned_on_valid"] and streamed.weights_ == in_memory.weights_

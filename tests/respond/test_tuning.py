@@ -63,3 +63,26 @@ def test_forced_choices_win_whatever_the_weights():
 def test_grid_configurations_are_in_a_fixed_order():
     assert grid_configurations({"a": (0, 1), "b": (2, 3)}) == [
         {"a": 0, "b": 2}, {"a": 0, "b": 3}, {"a": 1, "b": 2}, {"a": 1, "b": 3}]
+
+
+def test_grid_search_in_slices_of_contexts_chooses_as_at_once(monkeypatch):
+    """The combined scores are computed a slice of contexts at a time (a large valid split would otherwise need
+    contexts x configurations x candidates floats at once); the choices and the report are the same."""
+    from rmd_baselines.respond import tuning
+
+    rng = np.random.default_rng(0)
+    candidates = [CANDIDATES[i % 4] + ["多喝水"] * (3 - len(CANDIDATES[i % 4])) for i in range(12)]
+    references = [REFERENCES[i % 4] for i in range(12)]
+    features = rng.normal(size=(12, 3, 3))
+    mask = rng.random((12, 3)) < 0.8
+    mask[:, 0] = True
+    forced = np.where(rng.random(12) < 0.2, 1, -1)
+    grid = {"a": (0.0, 0.5, -1.0), "b": (1.0, -0.3)}
+
+    def search():
+        return grid_search(features, mask, ("retrieval", "a", "b"), grid, {"retrieval": 1.0},
+                           SelectionScorer(candidates, references), 0.5, forced)
+
+    at_once = search()
+    monkeypatch.setattr(tuning, "COMBINED_CELLS", 7)  # one context (6 configurations x 3 candidates) a slice
+    assert search() == at_once
