@@ -334,13 +334,16 @@ def train_retrieval_streamed(data_path: str | os.PathLike, model: str = "retriev
 
 def train_to_directory(data_path: str | os.PathLike, out_dir: str | os.PathLike, model: str = DEFAULT_MODEL,
                        order: int = 5, seed: int = 0, prune=None) -> dict:
-    """Train a responder on a corpus and save it (what ``train respond`` does); returns a summary.
+    """Train a responder on a corpus and save it (what ``train respond`` does); returns a summary (with the seconds,
+    CPU seconds and peak memory of every stage).
 
     Every responder is trained streamed, never holding the corpus: the n-gram responder by
     `train_ngram_streamed` (memory bounded by the model), with optional count pruning (``prune``: `KneserNeyLM`'s
     thresholds); the retrieval and rerank responders by `train_retrieval_streamed` (the same model as
     `train_responder`'s)."""
     import time
+
+    from .. import progress
 
     check_model_destination(out_dir)
     settings = GenerationSettings(seed=seed)
@@ -350,22 +353,23 @@ def train_to_directory(data_path: str | os.PathLike, out_dir: str | os.PathLike,
         from .lm.kneser_ney import prune_thresholds
 
         prune_thresholds(prune, order)  # refuse bad thresholds before reading the corpus
+    with progress.recording() as stages:
         started = time.perf_counter()
-        responder, stream = train_ngram_streamed(data_path, order=order, seed=seed, prune=prune, settings=settings)
-        seconds = time.perf_counter() - started
-        counts = {part: stream.count_instances(part) for part in ("train", "valid", "test")}
-        split = stream.describe()
-    else:
-        started = time.perf_counter()
-        responder, stream = train_retrieval_streamed(data_path, model=model, order=order, seed=seed,
+        if model == "ngram":
+            responder, stream = train_ngram_streamed(data_path, order=order, seed=seed, prune=prune,
                                                      settings=settings)
+        else:
+            responder, stream = train_retrieval_streamed(data_path, model=model, order=order, seed=seed,
+                                                         settings=settings)
         seconds = time.perf_counter() - started
         counts = {part: stream.count_instances(part) for part in ("train", "valid", "test")}
         split = stream.describe()
-    save_responder(responder, out_dir, settings, data_path, counts["train"], counts["valid"])
+        with progress.stage("saving", name="save"):
+            save_responder(responder, out_dir, settings, data_path, counts["train"], counts["valid"])
     summary = {"model": responder.name, "out": os.fspath(out_dir), "data": os.fspath(data_path),
                "split": split, "train_instances": counts["train"], "valid_instances": counts["valid"],
-               "test_instances": counts["test"], "train_seconds": round(seconds, 3), "order": order, "seed": seed}
+               "test_instances": counts["test"], "train_seconds": round(seconds, 3), "order": order, "seed": seed,
+               "stages": stages, "peak_rss_mib": progress.peak_rss_mib()}
     if model == "ngram":
         summary["prune"] = responder.lm_.prune_thresholds() and list(responder.lm_.prune_thresholds())
         summary["ngram_counts"] = [len(table) for table in responder.lm_.tables_]

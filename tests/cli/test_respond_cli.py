@@ -240,3 +240,16 @@ def test_bad_prune_is_exit_2_in_one_line(tmp_path, args, message):
     code, out = run("train", "respond", "--data", str(corpus), *args, "--out", str(tmp_path / "m"))
     assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("model", ["ngram", "retrieval"])
+def test_train_respond_json_records_every_stage(tmp_path, model):
+    """Issue 11 §6: --json gives the seconds, CPU seconds and peak memory of every stage."""
+    corpus = write_tiny_corpus(tmp_path / "tiny.jsonl")
+    code, out = run("train", "respond", "--data", str(corpus), "--model", model, "--order", "3",
+                    "--out", str(tmp_path / "m"), "--json", "--quiet")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert [stage["stage"] for stage in summary["stages"]] == ["split", "train", "save"]
+    for stage in summary["stages"]:
+        assert stage["seconds"] >= 0 and stage["cpu_seconds"] >= 0 and 0 < stage["peak_rss_mib"] <= summary["peak_rss_mib"]
