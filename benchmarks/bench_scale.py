@@ -355,7 +355,8 @@ def readme_table(report: dict) -> str:
         for c in sorted((c for c in report["cells"] if c["kind"] == "task" and c["task"] == task),
                         key=lambda c: c["dialogues"]):
             peak = max(c["train"]["peak_rss_mib"], c["evaluate"]["peak_rss_mib"])
-            quality = ", ".join(f"{key} {value:.3f}" for key, value in sorted(c["quality"].items())[:3])
+            quality = ", ".join(f"{key} {c['quality'][key]:.3f}" for key in ("macro_f1", "accuracy", *GENERATION_QUALITY)
+                                if key in c["quality"])
             if c.get("queries_per_cpu_second"):
                 quality += f"; {c['queries_per_cpu_second']:,.0f} queries per CPU second"
             lines.append(f"| {task} | {c['dialogues']:,} | {peak / 1024:.2f} GiB | {fmt(c['train']['cpu_seconds'], 0)} | "
