@@ -237,7 +237,7 @@ def check_targets(cells: list[dict]) -> list[dict]:
         for task, limits in tasks.items():
             cell = by_key.get(("task", task, size))
             for name, limit in limits.items():
-                row = {"dialogues": size, "task": task, "target": name, "limit": limit}
+                row = {"dialogues": size, "task": task, "what": name, "limit": limit}
                 if cell is None:
                     row.update(value=None, met=False)
                     rows.append(row)
@@ -258,7 +258,7 @@ def check_targets(cells: list[dict]) -> list[dict]:
                     reference = other["quality"].get("macro_f1") if other else None
                     value = cell["quality"].get("macro_f1")
                     row["limit"] = None if reference is None else reference - slack
-                    row["target"] = (f"macro_f1 >= {other_task} at {other_size:,}"
+                    row["what"] = (f"macro_f1 >= {other_task} at {other_size:,}"
                                      + (f" - {slack}" if slack else ""))
                     met = value is not None and reference is not None and value >= reference - slack
                 else:
@@ -267,8 +267,8 @@ def check_targets(cells: list[dict]) -> list[dict]:
                 row.update(value=value, met=bool(met))
                 rows.append(row)
     for row in rows:  # the keys run_all.py's target table reads
-        row.update(name=f"{row['task']} at {row['dialogues']:,}: {row['target']}", got=row["value"],
-                   wanted=row["limit"])
+        row.update(name=f"{row['task']} at {row['dialogues']:,}: {row['what']}",
+                   got="not measured" if row["value"] is None else row["value"], wanted=row["limit"])
     return rows
 
 
@@ -339,7 +339,7 @@ def render_markdown(report: dict, plot: str | None) -> str:
               "|---:|---|---|---:|---:|---|"]
     for row in report["targets"]:
         value = "not measured" if row["value"] is None else fmt(row["value"], 3 if row["value"] < 10 else 1)
-        lines.append(f"| {row['dialogues']:,} | {row['task']} | {row['target']} | {fmt(row['limit'], 3)} | {value} | "
+        lines.append(f"| {row['dialogues']:,} | {row['task']} | {row['what']} | {fmt(row['limit'], 3)} | {value} | "
                      f"{'yes' if row['met'] else 'NO'} |")
     lines.append("")
     if plot:
