@@ -214,3 +214,11 @@ def test_bad_reproduce_scale_options_exit_2(tmp_path):
     for args in (["--memory-budget", "lots"], ["--max-test", "0"], ["--scale", "huge"]):
         result = CliRunner().invoke(cli, ["reproduce", "--out", str(tmp_path / "o"), *args])
         assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_reproduce_failing_leaves_no_parent_folder_behind(tmp_path):
+    """Fuzz F9: `reproduce --out out/sub/deeper/x` on a bad corpus exits 2 and leaves no folder it created."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "turns": []}\n', "utf-8")
+    result = CliRunner().invoke(cli, ["reproduce", "--data", str(bad), "--out", str(tmp_path / "out" / "sub" / "x")])
+    assert result.exit_code == 2 and folder_names(tmp_path) == ["bad.jsonl"]
