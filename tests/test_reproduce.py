@@ -222,3 +222,17 @@ def test_reproduce_failing_leaves_no_parent_folder_behind(tmp_path):
     bad.write_text('{"id": "a", "turns": []}\n', "utf-8")
     result = CliRunner().invoke(cli, ["reproduce", "--data", str(bad), "--out", str(tmp_path / "out" / "sub" / "x")])
     assert result.exit_code == 2 and folder_names(tmp_path) == ["bad.jsonl"]
+
+
+@pytest.mark.parametrize("args, message", [(["--data", ""], "--data: an empty path names no file"),
+                                           (["--out", ""], "--out: an empty path names no folder")])
+def test_reproduce_refuses_an_empty_path(tmp_path, monkeypatch, args, message):
+    """Fuzz deep run: `reproduce --data ''` ran the whole bundled sample (as if --data were left out)."""
+    def no_sample(*_):
+        raise AssertionError("the bundled sample was used")
+
+    monkeypatch.setattr(reproduce_module, "bundled_sample", no_sample)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["reproduce", *args])
+    assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1
+    assert folder_names(tmp_path) == []
