@@ -214,3 +214,25 @@ def test_bad_reproduce_scale_options_exit_2(tmp_path):
     for args in (["--memory-budget", "lots"], ["--max-test", "0"], ["--scale", "huge"]):
         result = CliRunner().invoke(cli, ["reproduce", "--out", str(tmp_path / "o"), *args])
         assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_reproduce_failing_leaves_no_parent_folder_behind(tmp_path):
+    """Fuzz F9: `reproduce --out out/sub/deeper/x` on a bad corpus exits 2 and leaves no folder it created."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "turns": []}\n', "utf-8")
+    result = CliRunner().invoke(cli, ["reproduce", "--data", str(bad), "--out", str(tmp_path / "out" / "sub" / "x")])
+    assert result.exit_code == 2 and folder_names(tmp_path) == ["bad.jsonl"]
+
+
+@pytest.mark.parametrize("args, message", [(["--data", ""], "--data: an empty path names no file"),
+                                           (["--out", ""], "--out: an empty path names no folder")])
+def test_reproduce_refuses_an_empty_path(tmp_path, monkeypatch, args, message):
+    """Fuzz deep run: `reproduce --data ''` ran the whole bundled sample (as if --data were left out)."""
+    def no_sample(*_):
+        raise AssertionError("the bundled sample was used")
+
+    monkeypatch.setattr(reproduce_module, "bundled_sample", no_sample)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["reproduce", *args])
+    assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1
+    assert folder_names(tmp_path) == []

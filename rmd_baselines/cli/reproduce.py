@@ -44,8 +44,13 @@ def reproduce_command(data_path, out_dir, seed, n_boot, no_models, scale, memory
       rmd-baseline reproduce
       rmd-baseline reproduce --data ../shared/data/omc100k/dialogues.jsonl --out runs/omc100k
     """
+    from ..errors import UsageError
     from ..reproduce import reproduce
 
+    if data_path == "":  # not "no --data" (the bundled sample): an empty path names no file
+        raise UsageError("--data: an empty path names no file (leave --data out for the bundled sample)")
+    if out_dir == "":
+        raise UsageError("--out: an empty path names no folder")
     results, tables = reproduce(data_path, out_dir, seed=seed, n_boot=n_boot, save_models=not no_models, scale=scale,
                                 memory_budget=memory_budget, max_test=max_test)
     if as_json:

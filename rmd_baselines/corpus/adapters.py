@@ -83,30 +83,72 @@ def read_text(path: str, encoding: str = "auto") -> tuple[str, str]:
             raise DataError(f"{path}: cannot read compressed file ({exc})") from None
     if raw.startswith(BOM):
         raw = raw[len(BOM):]
-    candidates = ("utf-8", "gb18030") if encoding == "auto" else (encoding,)
-    for name in candidates:
+    if encoding != "auto":
         try:
-            text = raw.decode(name)
+            return raw.decode(encoding), encoding
         except UnicodeDecodeError as exc:
-            failure = exc
-            continue
-        if encoding == "auto" and name == "gb18030" and not looks_like_gb18030(text):
-            raise DataError(f"{path}:1: encoding: neither UTF-8 nor recognisably GB18030 (as GB18030 it has too "
-                            "little common Chinese text: Big5 or Shift-JIS?); name it with --encoding "
-                            "big5|shift_jis, or --encoding gb18030 to read it as GB18030 anyway")
-        return text, name
-    line = raw[:failure.start].count(b"\n") + 1
-    tried = " or ".join(candidates)
-    raise DataError(f"{path}:{line}: encoding: not valid {tried} (byte offset {failure.start})")
+            line = raw[:exc.start].count(b"\n") + 1
+            raise DataError(f"{path}:{line}: encoding: not valid {encoding} (byte offset {exc.start})") from None
+    verdict, text = detect_encoding(raw)
+    if verdict is not None:
+        return text, verdict
+    raise DataError(f"{path}:{text}")
+
+
+def detect_encoding(raw: bytes) -> tuple[str | None, str]:
+    """The ``auto`` rule, applied to the bytes after any UTF-8 BOM (a BOM always means UTF-8, strictly).
+
+    1. Valid UTF-8 is read as UTF-8 -- unless its non-ASCII characters are all below U+2E80 (no CJK character,
+       kana or full-width form at all) and the bytes are valid GB18030 too: GB18030 Chinese is often valid
+       UTF-8 by accident, decoding to Greek, Cyrillic or Arabic letters (痛 ``CD B4`` reads as U+0374), so such a
+       file is refused as ambiguous.
+    2. Other bytes are read as GB18030 only when that reading is recognisably Chinese (`looks_like_gb18030`:
+       at least `GB_MIN_HAN` Han characters, no private-use character, and at least `GB_COMMON_SHARE` of them
+       GB2312 level-1); otherwise refused (Big5 or Shift-JIS, or too little text to tell).
+
+    A refusal always names ``--encoding``. Returns (encoding, text), or (None, "LINE: encoding: reason") when
+    refused. Known
+    limit: a Big5 file whose every character happens to be one of the few Big5 codes that are also common
+    GB2312 characters (Big5 kana, for one) reads as GB18030; name ``--encoding big5`` for Big5 files."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        failure = exc
+    else:
+        if text.isascii() or any(char >= "\u2e80" for char in text) or not _decodes(raw, "gb18030"):
+            return "utf-8", text
+        return None, ("1: encoding: ambiguous: valid UTF-8 without any Chinese character, and valid GB18030 too; name it "
+                      "with --encoding utf-8 or --encoding gb18030")
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        line = raw[:failure.start].count(b"\n") + 1
+        return None, (f"{line}: encoding: not valid utf-8 or gb18030 (byte offset {failure.start}); name it "
+                      "with --encoding big5|shift_jis")
+    if looks_like_gb18030(text):
+        return "gb18030", text
+    return None, ("1: encoding: neither UTF-8 nor recognisably GB18030 (too little common Chinese text to tell it from "
+                  "Big5 or Shift-JIS); name it with --encoding gb18030|big5|shift_jis")
+
+
+def _decodes(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def looks_like_gb18030(text: str, sample: int = 200_000) -> bool:
-    """Whether text decoded as GB18030 reads as Chinese: it has at least `GB_MIN_HAN` Han characters and most of
-    them are common ones (GB2312 level 1). With fewer, GB18030 cannot be told from Big5 or Shift-JIS (a couple of
-    bytes decode in each), so ``auto`` does not guess."""
+    """Whether text decoded as GB18030 reads as Chinese: at least `GB_MIN_HAN` Han characters, no private-use
+    character (Big5 punctuation and many Big5 characters decode to the private-use area), and at least
+    `GB_COMMON_SHARE` of the Han characters common ones (GB2312 level 1). With fewer, GB18030 cannot be told from
+    Big5 or Shift-JIS (a couple of bytes decode in each), so ``auto`` does not guess."""
     han = common = 0
     for char in text[:sample]:
-        if "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf" or "\ue000" <= char <= "\uf8ff":
+        if "\ue000" <= char <= "\uf8ff":
+            return False
+        if "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf":
             han += 1
             try:
                 encoded = char.encode("gb2312")

@@ -35,6 +35,27 @@ def _umask() -> int:
     return mask
 
 
+def make_parents(directory: str) -> list[str]:
+    """Create ``directory`` and its missing ancestors; return the folders created, outermost first, so that a
+    failed run can remove them again (`remove_created`): a failure leaves nothing behind."""
+    missing = []
+    current = os.path.abspath(directory)
+    while not os.path.isdir(current) and current != os.path.dirname(current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    os.makedirs(directory, exist_ok=True)
+    return missing[::-1]
+
+
+def remove_created(created: list[str]) -> None:
+    """Remove the folders `make_parents` created, innermost first, as long as they are empty."""
+    for folder in reversed(created):
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (someone else wrote there meanwhile) or gone: leave it
+            return
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     """Open ``path`` for writing (``"w"`` text UTF-8 or ``"wb"`` bytes) via a temporary file and rename. A
@@ -43,10 +64,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     if os.path.islink(path):
         path = os.path.realpath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    created: list[str] = []
     try:
-        os.makedirs(directory, exist_ok=True)
+        created = make_parents(directory)
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     except OSError as exc:
+        remove_created(created)
         raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "wb") as raw:
@@ -73,6 +96,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        remove_created(created)
         named = write_failure(exc, path)
         if named is not None:
             raise named from None
@@ -217,11 +241,19 @@ class DirectoryReplacement:
         self.path = resolve_output_directory(path)
         self.marker, self.what, self.mode = marker, what, mode
         check_replaceable_directory(self.path, marker, what)
-        self.lock = OutputLock(self.path)
+        # The missing parent folders are created now (the lock and the temporary directory live there) and
+        # removed again by `abort` or a failed `commit`: a failed run leaves nothing behind.
         try:
+            self.created = make_parents(os.path.dirname(self.path))
+        except OSError as exc:
+            raise DataError(f"{self.path}: cannot create the output directory ({exc.strerror or exc})") from None
+        try:
+            self.lock = OutputLock(self.path)
             self.tmp = sibling_temp_directory(self.path)
         except BaseException:
-            self.lock.release()
+            if hasattr(self, "lock"):
+                self.lock.release()
+            remove_created(self.created)
             raise
 
     def commit(self) -> None:
@@ -231,16 +263,19 @@ class DirectoryReplacement:
             swap_directory_into_place(self.tmp, self.path)
         except BaseException as exc:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            self.lock.release()
+            remove_created(self.created)
             named = write_failure(exc, self.path)
             if named is not None:
                 raise named from None
             raise
-        finally:
-            self.lock.release()
+        self.lock.release()
+        self.created = []  # committed: the parents hold the output now
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.lock.release()
+        remove_created(self.created)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import os
 from typing import Any, Iterable
 
 from ..corpus.writer import write_text
-from ..errors import DataError
+from ..errors import DataError, UsageError
 from ..paper import CLASSIFY_ROWS, CLASSIFY_SYSTEMS, CLASSIFY_TABLES, PAPER_LABEL, TABLE4, TABLE4_ROWS, TABLE4_SYSTEMS
 
 RESULTS_FILE = "results.json"
@@ -268,7 +268,11 @@ def render_html(results: dict) -> str:
 
 
 def write_report(results_dir: str, html_path: str) -> str:
-    """Render ``results_dir/results.json`` to ``html_path`` (atomically); returns the path."""
+    """Render ``results_dir/results.json`` to ``html_path`` (atomically); returns the path. The path must end in
+    ``.html`` or ``.htm``: the page replaces the file whole, so a slip such as ``--html results.json`` must not
+    overwrite a data file."""
+    if os.path.splitext(os.fspath(html_path))[1].lower() not in (".html", ".htm"):
+        raise UsageError(f"--html {html_path}: the page's file name must end in .html or .htm")
     results = load_results(results_dir)
     try:
         page = render_html(results)

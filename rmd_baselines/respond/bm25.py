@@ -762,7 +762,7 @@ class BM25Index:
             path = reader.path(file)
             try:
                 array = np.load(path, mmap_mode="r", allow_pickle=False)
-            except (ValueError, OSError) as exc:
+            except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty file
                 raise ModelFormatError(f"{path}: unreadable array file ({exc})") from None
             if array.dtype != np.dtype(dtype) or array.shape != (expected.get(key, n_postings),):
                 raise ModelFormatError(f"{path}: expected {expected.get(key, n_postings)} values of "

@@ -272,3 +272,23 @@ def test_split_shuffle_is_seeded_and_keeps_the_parts(tmp_path):
     assert json.loads((tmp_path / "a" / "split.json").read_text("utf-8"))["order"].startswith("shuffled")
     code, _, stderr = run("data", "split", source, "--task", "respond", "--shuffle", "--out", tmp_path / "r")
     assert code == 2 and len(stderr.strip().splitlines()) == 1
+
+
+def test_split_and_convert_failing_leave_no_parent_folder_behind(tmp_path, monkeypatch):
+    """Fuzz F9: missing parents of --out are created by the run and removed again when it fails."""
+    from rmd_baselines.corpus import writer
+    from rmd_baselines.tasks import export
+
+    from ..output_checks import folder_names
+
+    corpus = corpus_file(tmp_path)
+    _fail_on_call(monkeypatch, export, "write_dialogues", 2, KeyboardInterrupt())
+    result = run("data", "split", corpus, "--task", "route", "--seed", "3", "--out", tmp_path / "a" / "b" / "out")
+    assert result[0] == 130 and folder_names(tmp_path) == ["corpus.jsonl"]
+    _fail_on_call(monkeypatch, writer, "json_text", 3, OSError(28, "No space left on device"))
+    result = run("data", "convert", corpus, tmp_path / "c" / "d" / "out.jsonl", "--from", "json")
+    assert result[0] != 0 and folder_names(tmp_path) == ["corpus.jsonl"]
+    bad = tmp_path / "corpus.jsonl"
+    bad.write_text(bad.read_text("utf-8") + "{oops\n", "utf-8")
+    result = run("data", "split", bad, "--task", "route", "--out", tmp_path / "e" / "f" / "out")
+    assert result[0] == 2 and folder_names(tmp_path) == ["corpus.jsonl"]

@@ -1,6 +1,7 @@
 """`rmd-baseline train route|recommend --scale/--memory-budget` through click's CliRunner."""
 
 import json
+import os
 
 import pytest
 
@@ -58,3 +59,21 @@ def test_auto_picks_memory_for_a_small_corpus(corpus, tmp_path):
     assert code == 0 and summary["scale"] == "memory" and summary["stages"]
     code, stdout, _ = run("train", "route", "--data", corpus, "--out", tmp_path / "m2")
     assert code == 0 and "--scale memory" in stdout
+
+
+def test_train_failing_leaves_no_parent_folder_behind(corpus, tmp_path, monkeypatch):
+    """Fuzz F9: `train --out a/b/model` that fails (bad data, or interrupted while saving) leaves no folder."""
+    from rmd_baselines import persist
+
+    bad = tmp_path / "bad.jsonl"
+    with open(corpus, encoding="utf-8") as source:
+        bad.write_text(source.read() + "{oops\n", "utf-8")
+    code, _, stderr = run("train", "route", "--data", bad, "--out", tmp_path / "a" / "b" / "m")
+    assert code == 2 and stderr.count("\n") == 1 and sorted(os.listdir(tmp_path)) == ["bad.jsonl"]
+
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(persist, "file_sha256", interrupted)
+    code, _, _ = run("train", "route", "--data", corpus, "--out", tmp_path / "c" / "d" / "m")
+    assert code == 130 and sorted(os.listdir(tmp_path)) == ["bad.jsonl"]

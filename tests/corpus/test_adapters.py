@@ -5,7 +5,7 @@ import json
 import pytest
 
 from rmd_baselines.corpus import load_dialogues
-from rmd_baselines.corpus.adapters import convert, read_foreign
+from rmd_baselines.corpus.adapters import convert, read_foreign, read_text
 from rmd_baselines.errors import DataError
 from tests.conftest import shared_corpus, shared_format_sample
 
@@ -265,3 +265,40 @@ def test_too_little_chinese_to_recognise_gb18030_is_refused_in_auto(tmp_path, ra
     with pytest.raises(DataError, match="neither UTF-8 nor recognisably GB18030"):
         list(read_foreign(src, "csv"))
     assert len(list(read_foreign(src, "csv", encoding="gb18030"))) == 1
+
+
+# ---- fuzz F6-F8: the `auto` rule on small or ambiguous files (see adapters.detect_encoding) ----
+
+@pytest.mark.parametrize("raw, reason", [
+    # F7: 痛 in GB18030 (CD B4) is also valid UTF-8 (U+0374): ambiguous, not read as UTF-8 mojibake
+    (b"department,title,ask,answer\n,,0,\xcd\xb4\n", "ambiguous"),
+    # F8: Big5 ideographic spaces and kana, which decode as GB18030 to private-use characters and 剖
+    (b"extra,department,title,ask,answer\n\xa1@\xa1@\xa1@\xc6\xca\xc6\xca\xc6\xca,,,0,\xc6\xca\xc6\xca\n",
+     "neither UTF-8 nor recognisably GB18030"),
+    # F8: Shift-JIS 發ア, valid UTF-8 by accident (U+1883) and valid GB18030
+    (b"department,title,ask,answer\n,,0,\xe1\xa2\x83A\n", "ambiguous"),
+    # F6: a real GB18030 file with only five Chinese characters: too little to tell, so refused naming gb18030
+    ("department,title,ask,answer\n,,头痛,多喝水\n".encode("gb18030"), "neither UTF-8 nor recognisably GB18030"),
+])
+def test_auto_refuses_small_or_ambiguous_files_naming_the_encoding_option(tmp_path, raw, reason):
+    src = tmp_path / "tiny.csv"
+    src.write_bytes(raw)
+    with pytest.raises(DataError) as caught:
+        list(read_foreign(src, "csv"))
+    message = str(caught.value)
+    assert message.startswith(f"{src}:1: encoding: {reason}") and "\n" not in message
+    assert "--encoding gb18030" in message
+
+
+def test_auto_reads_utf8_with_chinese_and_plain_ascii_and_enough_gb18030(tmp_path):
+    cases = [("department,title,ask,answer\n,,头痛，ʹ,多喝水\n", "utf-8", "多喝水"),  # CJK present: UTF-8 wins
+             ("department,title,ask,answer\n,,0,ok\n", "utf-8", "ok"),
+             ("department,title,ask,answer\n,,孩子发烧两天了,建议多喝水注意休息\n", "gb18030", "建议多喝水注意休息")]
+    for text, encoding, answer in cases:
+        src = tmp_path / f"{encoding}.csv"
+        src.write_bytes(text.encode(encoding))
+        assert read_text(str(src)) == (text, encoding)
+        assert list(read_foreign(src, "csv"))[0].turns[1].text == answer
+    src = tmp_path / "f6.csv"
+    src.write_bytes("department,title,ask,answer\n,,头痛,多喝水\n".encode("gb18030"))
+    assert list(read_foreign(src, "csv", encoding="gb18030"))[0].turns[1].text == "多喝水"

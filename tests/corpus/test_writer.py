@@ -217,3 +217,29 @@ def test_a_symlinked_output_file_is_followed(tmp_path):
     write_jsonl(tmp_path / "link.jsonl", [{"a": 1}])
     assert (tmp_path / "link.jsonl").is_symlink() and (tmp_path / "real.jsonl").read_text() == '{"a": 1}\n'
     assert folder_names(tmp_path) == ["link.jsonl", "real.jsonl"]
+
+
+# ---- fuzz F9: a failed write leaves no parent folder it created ----
+
+def test_a_failed_file_write_removes_the_parent_folders_it_created(tmp_path):
+    with pytest.raises(RuntimeError):
+        write_jsonl(tmp_path / "a" / "b" / "out.jsonl", failing_records())
+    assert folder_names(tmp_path) == []
+
+
+def test_a_failed_folder_write_removes_the_parent_folders_it_created(tmp_path):
+    (tmp_path / "a").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_directory(tmp_path / "a" / "b" / "c" / "split", "split.json", "a split directory") as tmp:
+            open(os.path.join(tmp, "split.json"), "w").close()
+            raise KeyboardInterrupt
+    assert folder_names(tmp_path) == ["a"] and folder_names(tmp_path / "a") == []
+
+
+def test_a_committed_folder_keeps_its_new_parents_and_an_aborted_one_does_not(tmp_path):
+    done = DirectoryReplacement(tmp_path / "x" / "y" / "model", "manifest.json", "a model directory")
+    done.commit()
+    assert folder_names(tmp_path / "x" / "y") == ["model"]
+    dropped = DirectoryReplacement(tmp_path / "p" / "q" / "model", "manifest.json", "a model directory")
+    dropped.abort()
+    assert folder_names(tmp_path) == ["x"]

@@ -129,3 +129,15 @@ def test_report_checks_the_results_format_version(small_reproduce_run, tmp_path,
     with pytest.raises(DataError, match=re.escape(message)):
         write_report(str(tmp_path), str(tmp_path / "report.html"))
     assert not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize("name", ["earlier.jsonl", "results.json", "page"])
+def test_the_page_never_replaces_a_file_not_named_html(small_reproduce_run, tmp_path, name):
+    """Issue 13 (deep fuzz run): `report --html out/earlier.jsonl` replaced a data file with the page."""
+    from rmd_baselines.errors import UsageError
+
+    target = tmp_path / name
+    target.write_text('{"kept": true}\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=r"\.html or \.htm"):
+        write_report(small_reproduce_run["out"], str(target))
+    assert target.read_text(encoding="utf-8") == '{"kept": true}\n'

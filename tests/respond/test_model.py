@@ -288,3 +288,16 @@ def test_streamed_retrieval_training_equals_the_in_memory_model(sample_corpus, t
             [r.candidates for r in in_memory.respond_many(contexts, 3, departments)]
     else:
         assert summary["weights_tuned_on_valid"] and streamed.weights_ == in_memory.weights_
+
+
+def test_an_empty_index_array_with_a_matching_checksum_is_refused(corpus, tmp_path):
+    """Deep fuzz run: an emptied ``retrieval_bm25_fwd_ptr.npy`` (manifest rehashed) gave numpy's EOFError,
+    which click reports as "aborted" with exit 1."""
+    responder = train_responder(corpus, model="retrieval", order=3)
+    save_responder(responder, tmp_path / "m", GenerationSettings(), corpus)
+    (tmp_path / "m" / "retrieval_bm25_fwd_ptr.npy").write_bytes(b"")
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text("utf-8"))
+    manifest["files"]["retrieval_bm25_fwd_ptr.npy"] = file_sha256(tmp_path / "m" / "retrieval_bm25_fwd_ptr.npy")
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(ModelFormatError, match="retrieval_bm25_fwd_ptr.npy: unreadable array file"):
+        load_responder(tmp_path / "m")
