@@ -17,13 +17,13 @@ vocabularies and idf (``features.json`` / ``features.npz``) and each head's arra
 
 from __future__ import annotations
 
-import inspect
 import os
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import DataError, ModelFormatError, UsageError
+from .estimator import ClassifierParams
 from .features import TextFeaturizer, as_tokenized
 from .heads import MODELS, EnsembleHead, fit_cnb, fit_lightgbm, fit_logreg, fit_svm, load_head
 
@@ -33,7 +33,7 @@ BUNDLE_FORMAT_VERSION = 1
 CLASS_WEIGHTS = ("balanced", None)
 
 
-class TextClassifier:
+class TextClassifier(ClassifierParams):
     """TF-IDF over characters (and jieba words) + logistic regression, SVM, naive Bayes, LightGBM or an ensemble.
 
     Parameters
@@ -84,25 +84,6 @@ class TextClassifier:
 
     # ------------------------------------------------------------------------------ scikit-learn protocol
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> "TextClassifier":
-        valid = set(self._param_names())
-        for name, value in params.items():
-            if name not in valid:
-                raise UsageError(f"{type(self).__name__} has no parameter {name!r}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = inspect.signature(type(self).__init__).parameters
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k].default]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     def describe(self) -> str:
         """A one-line summary of the model and its features, e.g. for reports."""
@@ -111,14 +92,6 @@ class TextClassifier:
         return (f"{type(self).__name__}: {mode}{self.model}, class_weight={self.class_weight}, "
                 f"chars {tuple(self.char_ngram_range)}{words}, seed {self.seed}")
 
-    _estimator_type = "classifier"
-
-    def __sklearn_tags__(self):
-        # Only scikit-learn calls this (GridSearchCV, cross_val_score), so importing it here costs nothing else.
-        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
-
-        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
-                    classifier_tags=ClassifierTags(), input_tags=InputTags(two_d_array=False, string=True))
 
     # ------------------------------------------------------------------------------------------- fitting
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import __version__
 from ..errors import DataError, UsageError
 from ..progress import enabled as progress_enabled
 from ..progress import progress, stage

@@ -24,17 +24,17 @@ the memory budget (at most 2^20 columns).
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import re
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..errors import DataError, ModelFormatError, UsageError
 from ..progress import progress
+from .estimator import ClassifierParams
 from .heads import LinearHead
 
 BUNDLE_FILE = "model.json"
@@ -284,7 +284,7 @@ class SoftmaxSGD:
         return self.W - self.U / np.float32(self.t), self.b - self.U_b / self.t
 
 
-class StreamedClassifier:
+class StreamedClassifier(ClassifierParams):
     """Hashed char n-gram TF-IDF + softmax regression trained out of core (see the module docstring).
 
     Parameters
@@ -331,33 +331,7 @@ class StreamedClassifier:
 
     # ------------------------------------------------------------------------------ scikit-learn protocol
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> "StreamedClassifier":
-        valid = set(self._param_names())
-        for name, value in params.items():
-            if name not in valid:
-                raise UsageError(f"{type(self).__name__} has no parameter {name!r}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = inspect.signature(type(self).__init__).parameters
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k].default]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    _estimator_type = "classifier"
-
-    def __sklearn_tags__(self):
-        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
-
-        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
-                    classifier_tags=ClassifierTags(), input_tags=InputTags(two_d_array=False, string=True))
 
     def describe(self) -> str:
         n = getattr(self, "n_features_", self.n_features)
