@@ -348,30 +348,36 @@ def _reproduce(data_path: str | None, path: str, out_dir: str, seed: int, n_boot
         return _reproduce_streamed(path, data_path, out_dir, seed, n_boot, timer, started, models_dir, sha, budget,
                                    max_test, stages)
     dialogues, report = timer.run("read corpus", load_dialogues, path)
-    results = {
-        "format": RESULTS_FORMAT,
-        "format_version": RESULTS_FORMAT_VERSION,
-        "version": __version__,
-        # The options that decide the results (not --out), so that the same run gives the same file.
-        "command": "rmd-baseline reproduce" + (f" --data {data_path}" if data_path else "")
-                   + f" --seed {seed} --n-boot {n_boot}" + (f" --max-test {max_test}" if max_test else ""),
-        "scale": "memory",
-        "max_test": max_test,
-        "seed": seed,
-        "bootstrap": f"percentile, 95%, {n_boot} replicates over test items, seed {seed}",
-        "signature": f"rmd_baselines:{__version__}|data:sha256:{sha[:16]}|seed:{seed}|split:protocol-v1|"
-                     f"n_boot:{n_boot}|tok:char",
-        "data": {"path": os.fspath(data_path) if data_path else SAMPLE_NAME, "sha256": sha,
-                 "records": len(dialogues), "statistics": corpus_statistics(dialogues)},
-        "packages": package_versions(),
-        "tasks": {},
-    }
+    results = _results_header(data_path, seed, n_boot, max_test, "memory", sha, len(dialogues),
+                              corpus_statistics(dialogues))
     source = os.fspath(path)
     results["tasks"]["respond"] = run_generation(dialogues, seed, n_boot, timer, source, models_dir)
     for task in ("route", "recommend"):
         results["tasks"][task] = run_classification(dialogues, task, seed, n_boot, timer, source, models_dir,
                                                     max_test)
     return _finish(results, timer, started, out_dir, stages)
+
+
+def _results_header(data_path, seed: int, n_boot: int, max_test, scale: str, sha: str, records, statistics) -> dict:
+    """What every results file starts with: format, the options that decide the results (not --out, so that the same
+    run gives the same file), the signature and the data."""
+    return {
+        "format": RESULTS_FORMAT,
+        "format_version": RESULTS_FORMAT_VERSION,
+        "version": __version__,
+        "command": "rmd-baseline reproduce" + (f" --data {data_path}" if data_path else "")
+                   + f" --seed {seed} --n-boot {n_boot}" + (f" --max-test {max_test}" if max_test else ""),
+        "scale": scale,
+        "max_test": max_test,
+        "seed": seed,
+        "bootstrap": f"percentile, 95%, {n_boot} replicates over test items, seed {seed}",
+        "signature": f"rmd_baselines:{__version__}|data:sha256:{sha[:16]}|seed:{seed}|split:protocol-v1|"
+                     f"n_boot:{n_boot}|tok:char",
+        "data": {"path": os.fspath(data_path) if data_path else SAMPLE_NAME, "sha256": sha,
+                 "records": records, "statistics": statistics},
+        "packages": package_versions(),
+        "tasks": {},
+    }
 
 
 def _finish(results: dict, timer: Timer, started: float, out_dir: str, stages: list) -> tuple[dict, dict[str, str]]:
@@ -388,23 +394,7 @@ def _finish(results: dict, timer: Timer, started: float, out_dir: str, stages: l
 def _reproduce_streamed(path, data_path, out_dir, seed, n_boot, timer, started, models_dir, sha, budget, max_test,
                         stages) -> tuple[dict, dict[str, str]]:
     """`reproduce` without reading the corpus into memory (see `reproduce`)."""
-    results = {
-        "format": RESULTS_FORMAT,
-        "format_version": RESULTS_FORMAT_VERSION,
-        "version": __version__,
-        "command": "rmd-baseline reproduce" + (f" --data {data_path}" if data_path else "")
-                   + f" --seed {seed} --n-boot {n_boot}" + (f" --max-test {max_test}" if max_test else ""),
-        "scale": "stream",
-        "max_test": max_test,
-        "seed": seed,
-        "bootstrap": f"percentile, 95%, {n_boot} replicates over test items, seed {seed}",
-        "signature": f"rmd_baselines:{__version__}|data:sha256:{sha[:16]}|seed:{seed}|split:protocol-v1|"
-                     f"n_boot:{n_boot}|tok:char",
-        "data": {"path": os.fspath(data_path) if data_path else SAMPLE_NAME, "sha256": sha,
-                 "records": None, "statistics": None},
-        "packages": package_versions(),
-        "tasks": {},
-    }
+    results = _results_header(data_path, seed, n_boot, max_test, "stream", sha, None, None)
     source = os.fspath(path)
     results["tasks"]["respond"] = {
         "status": "skipped",
