@@ -102,15 +102,10 @@ class StreamedTask:
         return counts[[scan.labels.index(label) for label in self.labels]]
 
     def describe(self, n_test: int | None = None) -> str:
-        settings = self.settings
-        text = (f"{settings.task}: {len(self.labels)} classes, {self.n_train} train / "
-                f"{self.n_test if n_test is None else n_test} test records (view {settings.resolved_view}, "
-                f"seed {settings.seed})")
-        if self.dropped_rare:
-            text += f"; {len(self.dropped_rare)} labels under --min-count {settings.min_count} dropped"
-        if self.dropped_unlabelled:
-            text += f"; {self.dropped_unlabelled} records without a {settings.label_field} dropped"
-        return text
+        from ..tasks.classification import describe_split
+
+        return describe_split(self.settings, len(self.labels), self.n_train, self.n_test if n_test is None else n_test,
+                              self.dropped_rare, self.dropped_unlabelled)
 
     def iter_records(self, part: str):
         """``(dialogue, text, label)`` of the part's records in file order, read from the file again."""

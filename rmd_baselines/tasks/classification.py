@@ -76,13 +76,20 @@ class ClassificationData:
     dropped_rare: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> str:
-        text = (f"{self.settings.task}: {len(self.labels)} classes, {len(self.train)} train / "
-                f"{len(self.test)} test records (view {self.settings.resolved_view}, seed {self.settings.seed})")
-        if self.dropped_rare:
-            text += f"; {len(self.dropped_rare)} labels under --min-count {self.settings.min_count} dropped"
-        if self.dropped_unlabelled:
-            text += f"; {self.dropped_unlabelled} records without a {self.settings.label_field} dropped"
-        return text
+        return describe_split(self.settings, len(self.labels), len(self.train), len(self.test), self.dropped_rare,
+                              self.dropped_unlabelled)
+
+
+def describe_split(settings: ClassificationSettings, n_labels: int, n_train: int, n_test: int,
+                   dropped_rare: dict, dropped_unlabelled: int) -> str:
+    """One line on a classification split (in memory or streamed)."""
+    text = (f"{settings.task}: {n_labels} classes, {n_train} train / {n_test} test records "
+            f"(view {settings.resolved_view}, seed {settings.seed})")
+    if dropped_rare:
+        text += f"; {len(dropped_rare)} labels under --min-count {settings.min_count} dropped"
+    if dropped_unlabelled:
+        text += f"; {dropped_unlabelled} records without a {settings.label_field} dropped"
+    return text
 
 
 def label_of(dialogue: Dialogue, label_field: str) -> str | None:
