@@ -2,15 +2,17 @@
 
 ``train route|recommend --scale auto|memory|stream --memory-budget SIZE``:
 
-- ``memory``: the in-memory presets (`training.train_model`): the corpus is read into memory.
+- ``memory``: the in-memory presets (`training.train_model`), fitted on the train split's texts, which are read
+  after the scan (`read_training_set`) without holding the dialogues; the feature matrix is in memory.
 - ``stream``: `streamed.StreamedClassifier` trained by `train_streamed`, which never holds the corpus: a first pass
   keeps one small row per record (`tasks.streaming.scan_corpus`), the protocol's split is decided from those rows
   (`split_scan`, the same ids as the in-memory split), and a second pass featurizes the train part
   (`StreamedSplit.iter_part`) into a bucketed shuffle on disk that the learner reads pass after pass.
 - ``auto`` (the default): after the scan, ``stream`` when the in-memory path's predicted peak,
-  ``IN_MEMORY_BASE + records x IN_MEMORY_PER_RECORD[task]`` (measured on synthetic corpora: about 19 KB a routing
-  record and 27 KB a recommendation record at 100k), exceeds the memory budget (default 1 GiB), else ``memory``.
-  With the default budget the router streams from about 44,000 labelled records, the recommender from about 31,000.
+  ``IN_MEMORY_BASE + records x IN_MEMORY_PER_RECORD[task]`` (measured on synthetic corpora at 20k and 100k records
+  and rounded up: peaks of 298 / 794 MiB for the router, 289 / 869 MiB for the recommender, i.e. about 6.2 and
+  7.3 KB a record over a fixed part under 200 MiB), exceeds the memory budget (default 1 GiB), else ``memory``.
+  With the default budget the router streams from about 123,000 records, the recommender from about 108,000.
   An explicit ``--model`` preset means ``memory``.
 
 `load_test_split` gives ``evaluate model`` the test split without holding the rest of the corpus, optionally a seeded
@@ -39,7 +41,7 @@ SCALES = ("auto", "memory", "stream")
 DEFAULT_MEMORY_BUDGET = "1G"
 MIB = 1024 * 1024
 IN_MEMORY_BASE = 200 * MIB
-IN_MEMORY_PER_RECORD = {"route": 19_000, "recommend": 27_000}
+IN_MEMORY_PER_RECORD = {"route": 7_000, "recommend": 8_000}
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": MIB, "G": 1024 * MIB, "T": 1024 ** 4}
 
 
@@ -206,6 +208,22 @@ def parse_max_test(value) -> int | None:
     return value
 
 
+def read_training_set(task_data: StreamedTask):
+    """The train split as `training.TrainingSet` (texts, labels, departments in the in-memory split's order), read
+    from the file again without holding the rest of the corpus: what the in-memory presets train on."""
+    from .training import TrainingSet, departments_of
+
+    items: dict[int, tuple[str, str, str]] = {}
+    records = zip(task_data.split.part_lines("train"), task_data.iter_records("train"))
+    if progress_enabled():
+        records = progress(records, label="reading the train split", length=task_data.n_train)
+    for line, (dialogue, text, label) in records:
+        items[int(line)] = (text, label, departments_of([dialogue])[0])
+    ordered = [items.pop(int(line)) for line in task_data.split.protocol_order("train")]
+    return TrainingSet([t for t, _, _ in ordered], [label for _, label, _ in ordered], [g for _, _, g in ordered],
+                       task_data.n_test, len(task_data.labels), task_data.describe())
+
+
 @dataclass
 class TestSplit:
     texts: list[str]
@@ -298,13 +316,12 @@ def train_classifier(data_path: str | os.PathLike, settings: ClassificationSetti
         check_model_destination(out)
     started = time.perf_counter()
     with recording() as stages:
-        task_data = None
+        task_data = streamed_task(data_path, settings)
         if scale == "memory":
             chosen, reason = "memory", "--scale memory"
         elif scale == "auto" and (model is not None or cv):
             chosen, reason = "memory", "auto: --model/--cv name an in-memory preset"
         else:
-            task_data = streamed_task(data_path, settings)
             records = len(task_data.split.scan)
             chosen = choose_scale(scale, settings.task, records, budget)
             predicted = predicted_in_memory_bytes(settings.task, records) / MIB
@@ -312,7 +329,10 @@ def train_classifier(data_path: str | os.PathLike, settings: ClassificationSetti
                       f"auto: {records} records, predicted in-memory peak {predicted:.0f} MiB "
                       f"{'>' if chosen == 'stream' else '<='} budget {budget / MIB:.0f} MiB")
         if chosen == "memory":
-            estimator, summary = train_model(data_path, settings, model=model, out=out, cv=cv)
+            with stage("reading the train split", name="read train"):
+                training_set = read_training_set(task_data)
+            estimator, summary = train_model(data_path, settings, model=model, out=out, cv=cv,
+                                             training_set=training_set)
         else:
             estimator, summary = train_streamed(task_data, data_path, budget, out=out, temp_dir=temp_dir)
             summary["train_seconds"] = round(sum(s["seconds"] for s in stages if s["stage"] == "fit"), 3)

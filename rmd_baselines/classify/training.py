@@ -12,6 +12,7 @@ import os
 import time
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -128,35 +129,58 @@ def save_model(estimator: TextClassifier, directory: str | os.PathLike, settings
     return metadata
 
 
+@dataclass
+class TrainingSet:
+    """What fitting a router/recommender needs from the protocol's split: the train records' texts, labels and
+    departments in the split's order (the order decides the fitted model's last bits), and what the summary reports
+    about the split."""
+
+    texts: list[str]
+    labels: list[str]
+    departments: list[str]
+    test_records: int
+    classes: int
+    description: str
+
+    @classmethod
+    def from_data(cls, data: ClassificationData) -> "TrainingSet":
+        return cls(data.train_texts, data.train_labels, departments_of(data.train), len(data.test_texts),
+                   len(data.labels), data.describe())
+
+
 def train_model(data_path: str | os.PathLike, settings: ClassificationSettings, model: str | None = None,
-                out: str | os.PathLike | None = None, cv: int | None = None) -> tuple[TextClassifier, dict]:
+                out: str | os.PathLike | None = None, cv: int | None = None,
+                training_set: TrainingSet | None = None) -> tuple[TextClassifier, dict]:
     """Train on the protocol's train split of ``data_path`` (and cross-validate when ``cv``); save to ``out``.
 
-    The model's seed is the split seed (``settings.seed``). Returns the fitted estimator and a summary dict.
+    ``training_set``: the train split already read (`scale.read_training_set` reads it without holding the
+    corpus); when None, the corpus is read into memory here. The model's seed is the split seed
+    (``settings.seed``). Returns the fitted estimator and a summary dict.
     """
     model = model or DEFAULT_MODELS[settings.task]
     estimator = build_estimator(settings.task, model, seed=settings.seed)  # checks the name before any work
     if out is not None:
         check_model_destination(out)
-    with stage(f"reading {os.fspath(data_path)}"):
-        data = load_classification_data(data_path, settings)
+    if training_set is None:
+        with stage(f"reading {os.fspath(data_path)}"):
+            training_set = TrainingSet.from_data(load_classification_data(data_path, settings))
     started = time.perf_counter()
     with stage("tokenizing"):
-        docs = tokenize_texts(data.train_texts, words=estimator.word_weight > 0)
+        docs = tokenize_texts(training_set.texts, words=estimator.word_weight > 0)
     tokenize_seconds = time.perf_counter() - started
-    groups = departments_of(data.train) if estimator.hierarchical else None
+    groups = training_set.departments if estimator.hierarchical else None
     summary = {
         **model_metadata(estimator, settings, data_path, model),
-        "train_records": len(data.train_texts),
-        "test_records": len(data.test_texts),
-        "classes": len(data.labels),
-        "split": data.describe(),
+        "train_records": len(training_set.texts),
+        "test_records": training_set.test_records,
+        "classes": training_set.classes,
+        "split": training_set.description,
     }
     if cv:
-        summary["cv"] = cross_validate(estimator, docs, data.train_labels, groups, folds=cv, seed=settings.seed)
+        summary["cv"] = cross_validate(estimator, docs, training_set.labels, groups, folds=cv, seed=settings.seed)
     started = time.perf_counter()
     with stage(f"fitting {model}"):
-        estimator.fit(docs, data.train_labels, groups=groups)
+        estimator.fit(docs, training_set.labels, groups=groups)
     # Tokenizing and fitting only (cross-validation excluded).
     summary["train_seconds"] = round(tokenize_seconds + time.perf_counter() - started, 3)
     if out is not None:

@@ -41,8 +41,8 @@ def _classify_train_options(task: str):
                          show_default=True,
                          help="memory: an in-memory preset (--model); stream: the bounded-memory hashed char "
                               "n-gram softmax, trained in passes over a seeded shuffle on disk; auto: stream when "
-                              "the in-memory path's predicted peak exceeds --memory-budget (about 19 KB a record "
-                              "for route, 27 KB for recommend); an explicit --model or "
+                              "the in-memory path's predicted peak exceeds --memory-budget (200 MiB + 7 KB a "
+                              "record for route, 8 KB for recommend); an explicit --model or "
                               "--cv means memory."),
             click.option("--memory-budget", default="1G", show_default=True,
                          help="Memory the training may use, e.g. 4G, 512M (binary units; at least 64M): decides "

@@ -11,6 +11,9 @@ from rmd_baselines.classify.features import (
     TextFeaturizer,
     TokenizedText,
     as_tokenized,
+    char_gram_codes,
+    decode_char_grams,
+    encode_char_gram,
     ngrams,
     tokenize_texts,
 )
@@ -34,7 +37,7 @@ def test_ngrams(tokens, low, high, joiner, expected):
 
 def test_tokenize_texts_chars_and_words():
     [doc] = tokenize_texts(["高血压 头晕\n怎么办"])
-    assert doc.chars == ("高", "血", "压", "头", "晕", "怎", "么", "办")
+    assert doc.chars == "高血压头晕怎么办"
     assert "高血压" in doc.words and all(w.strip() for w in doc.words)
     [char_only] = tokenize_texts(["高血压"], words=False)
     assert char_only.words is None
@@ -131,3 +134,65 @@ def test_featurizer_save_and_load_state(tmp_path):
         TextFeaturizer(word_weight=0).load_state(ModelReader(tmp_path / "m"))
     with pytest.raises(ModelFormatError, match="does not match"):
         TextFeaturizer(char_ngram_range=(1, 2)).load_state(ModelReader(tmp_path / "m"))
+
+
+# --------------------------------------------------------------- character n-grams counted as integer codes
+
+def _string_counted(docs, low, high, min_df, max_features):
+    """The vocabulary, idf and count matrix as the string counter makes them (the reference for the codes)."""
+    from collections import Counter
+
+    df = Counter()
+    for doc in docs:
+        df.update(set(ngrams(doc.chars, low, high, "")))
+    kept = [(t, n) for t, n in df.items() if n >= min_df]
+    if max_features is not None and len(kept) > max_features:
+        kept = sorted(kept, key=lambda item: (-item[1], item[0]))[:max_features]
+    kept.sort()
+    index = {t: i for i, (t, _) in enumerate(kept)}
+    counts = np.zeros((len(docs), len(kept)))
+    for row, doc in enumerate(docs):
+        for gram in ngrams(doc.chars, low, high, ""):
+            if gram in index:
+                counts[row, index[gram]] += 1
+    idf = np.array([math.log((1 + len(docs)) / (1 + n)) + 1.0 for _, n in kept])
+    return [t for t, _ in kept], idf, counts
+
+
+CODED_TEXTS = ["胸闷胸痛三天", "胸闷，气短", "", "头晕头痛头晕", "a", "ab ab", "𠀀𠀁𠀀𠀁", "\ud800\udfff混合",
+               "\x00\x00\x00", "😀a😀a😀", "胸胸胸胸", "CT123 正常"]
+
+
+@pytest.mark.parametrize("low, high", [(1, 1), (1, 2), (1, 3), (2, 3), (3, 3)])
+@pytest.mark.parametrize("min_df, max_features", [(1, None), (2, None), (1, 7), (1, 1), (2, 3)])
+def test_coded_char_ngrams_give_the_string_counters_vocabulary_and_matrix(low, high, min_df, max_features):
+    docs = tokenize_texts(CODED_TEXTS, words=False)
+    terms, idf, counts = _string_counted(docs, low, high, min_df, max_features)
+    block = NgramBlock("char", (low, high), min_df=min_df, max_features=max_features).fit(docs)
+    assert block.terms_ == terms
+    assert np.array_equal(block.idf_, idf)
+    expected = (np.where(counts > 0, 1 + np.log(np.where(counts > 0, counts, 1)), 0) * idf
+                if len(terms) else counts)
+    norms = np.linalg.norm(expected, axis=1, keepdims=True)
+    expected = expected / np.where(norms == 0, 1, norms)
+    assert np.allclose(block.transform(docs).toarray(), expected, atol=1e-12)
+
+
+def test_gram_codes_round_trip_and_never_cross_texts():
+    owner, codes = char_gram_codes(["ab", "c", "", "\U0010ffff\x00"], 1, 3)
+    grams = decode_char_grams(codes)
+    assert sorted(zip(owner.tolist(), grams)) == sorted([(0, "a"), (0, "b"), (0, "ab"), (1, "c"),
+                                                         (3, "\U0010ffff"), (3, "\x00"), (3, "\U0010ffff\x00")])
+    assert [encode_char_gram(g) for g in grams] == codes.tolist()
+    with pytest.raises(UsageError):
+        char_gram_codes(["abcd"], 1, 4)
+
+
+def test_rows_are_stored_in_decreasing_column_order():
+    # The order the project's models were first fitted on; liblinear's results depend on it to the last bit.
+    docs = tokenize_texts(CODED_TEXTS, words=False)
+    matrix = TextFeaturizer(word_weight=0.0).fit_transform(docs)
+    for row in range(matrix.shape[0]):
+        columns = matrix.indices[matrix.indptr[row]:matrix.indptr[row + 1]]
+        assert np.all(np.diff(columns) < 0)
+    assert np.allclose(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel()[[0, 1, 3]], 1.0)

@@ -7,8 +7,9 @@ import pytest
 
 from rmd_baselines.classify.classifier import load_model
 from rmd_baselines.classify.evaluation import evaluate_model_dir
-from rmd_baselines.classify.scale import (choose_scale, load_test_split, parse_memory_budget, streamed_task,
-                                          train_classifier)
+from rmd_baselines.classify.scale import (choose_scale, load_test_split, parse_memory_budget, read_training_set,
+                                          streamed_task, train_classifier)
+from rmd_baselines.classify.training import TrainingSet, train_model
 from rmd_baselines.corpus import load_dialogues
 from rmd_baselines.errors import DataError, UsageError
 from rmd_baselines.tasks import ClassificationSettings, build_classification_task
@@ -37,9 +38,11 @@ def test_bad_memory_budgets(text):
 def test_scale_choice():
     gib = 1024 ** 3
     assert choose_scale("auto", "route", 2_000, gib) == "memory"
-    assert choose_scale("auto", "route", 100_000, gib) == "stream"
-    assert choose_scale("auto", "route", 100_000, 4 * gib) == "memory"
-    assert choose_scale("auto", "recommend", 40_000, gib) == "stream"
+    assert choose_scale("auto", "route", 100_000, gib) == "memory"  # measured: 794 MiB at 100k
+    assert choose_scale("auto", "route", 130_000, gib) == "stream"
+    assert choose_scale("auto", "route", 1_000_000, 8 * gib) == "memory"
+    assert choose_scale("auto", "recommend", 100_000, gib) == "memory"  # measured: 869 MiB at 100k
+    assert choose_scale("auto", "recommend", 110_000, gib) == "stream"
     assert choose_scale("auto", "route", 100_000, gib, model="svm-char") == "memory"
     assert choose_scale("memory", "route", 10 ** 7, gib) == "memory"
     assert choose_scale("stream", "route", 10, gib) == "stream"
@@ -158,3 +161,22 @@ def test_progress_with_counts_only_on_a_terminal(corpus, monkeypatch, tty):
         assert "/96" in terminal.text  # the count done of the 96 train records
     else:
         assert terminal.text == ""
+
+
+@pytest.mark.parametrize("task", ["route", "recommend"])
+def test_the_train_split_read_back_is_the_in_memory_split_in_its_order(corpus, task):
+    settings = ClassificationSettings(task, min_count=2)
+    read_back = read_training_set(streamed_task(corpus, settings))
+    in_memory = TrainingSet.from_data(build_classification_task(load_dialogues(corpus)[0], settings))
+    assert read_back == in_memory  # texts, labels and departments, in the same order
+
+
+@pytest.mark.parametrize("task", ["route", "recommend"])
+def test_scale_memory_saves_the_model_that_reading_the_whole_corpus_gives(corpus, task, tmp_path):
+    settings = ClassificationSettings(task, min_count=2)
+    train_classifier(corpus, settings, scale="memory", out=tmp_path / "lean")
+    train_model(corpus, settings, out=tmp_path / "whole")  # reads every dialogue into memory
+    lean = sorted(p.name for p in (tmp_path / "lean").iterdir())
+    assert lean == sorted(p.name for p in (tmp_path / "whole").iterdir())
+    for name in lean:
+        assert (tmp_path / "lean" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
