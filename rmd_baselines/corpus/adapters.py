@@ -12,7 +12,8 @@
   (not a turn; dropped). The ``疾病`` (or ``疾病/症状``) value becomes the title and the single disease; the
   intake form's ``病情描述`` and ``希望获得的帮助`` values are folded, joined by ``；``, into a first patient turn
   placed before the dialogue (as in the shared ``covid_zh`` corpus). Text spanning several lines is joined with
-  single spaces, and runs of whitespace are collapsed.
+  single spaces, and runs of whitespace are collapsed (in the department and title too, so ``内  科`` and
+  ``内 科`` are one label).
 - ``json``: a JSON array of canonical records (the JSONL fields), validated like the JSONL reader.
 
 Every problem is reported as ``FILE:LINE: field: problem``; with ``skip_invalid`` bad records are skipped and
@@ -279,13 +280,13 @@ def _parse_meddialog(path: str, text: str) -> Iterator[_RawRecord]:
             continue
         if section == "header":
             if stripped.startswith("Doctor faculty"):
-                value = stripped[len("Doctor faculty"):].strip(" :：")
+                value = " ".join(stripped[len("Doctor faculty"):].strip(" :：").split())
                 if value:
                     record.department = value
                 else:
                     expect_faculty = True
             elif expect_faculty and stripped:
-                record.department, expect_faculty = stripped, False
+                record.department, expect_faculty = " ".join(stripped.split()), False
             continue
         if section == "Description":
             if not stripped:

@@ -102,6 +102,15 @@ def test_meddialog_layout(tmp_path):
     assert second.department is None and [t.speaker for t in second.turns] == ["doctor"]
 
 
+@pytest.mark.parametrize("faculty", ["Doctor faculty\n消化  内科", "Doctor faculty： 消化\u3000 内科 "])
+def test_meddialog_department_whitespace_is_collapsed_like_the_text(tmp_path, faculty):
+    # Deep fuzz run: "0  0" stayed two-spaced, so one department could become two labels.
+    src = tmp_path / "med.txt"
+    src.write_text(MEDDIALOG_TEXT.replace("Doctor faculty\n消化内科", faculty), "utf-8")
+    first, _ = read_foreign(src, "meddialog")
+    assert first.department == "消化 内科"
+
+
 def test_meddialog_not_that_layout(tmp_path):
     src = tmp_path / "other.txt"
     src.write_text("hello\nworld\n", "utf-8")
