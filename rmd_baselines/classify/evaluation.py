@@ -23,7 +23,6 @@ from ..persist import file_sha256
 from ..tasks.classification import ClassificationSettings
 from ..tasks.views import get_view
 from .classifier import TextClassifier, load_model
-from .training import load_classification_data
 
 
 def saved_settings(model: TextClassifier, directory: str) -> ClassificationSettings:
@@ -41,7 +40,9 @@ def _recorded_training_split(recorded: dict, data_path: str, settings: Classific
         return None
     if file_sha256(path) != recorded.get("sha256"):
         return None
-    return set(load_classification_data(path, settings).train_texts)
+    from .scale import read_training_set, streamed_task
+
+    return set(read_training_set(streamed_task(path, settings)).texts)
 
 
 def evaluate_model_dir(model_dir: str | os.PathLike, data_path: str | os.PathLike | None = None,
