@@ -12,9 +12,10 @@ The fitted state is a sorted term list and an idf vector per block, which is all
 
 Character n-grams of up to three characters are counted without making a Python string per n-gram
 (`char_gram_codes`): a code point plus one fits in 21 bits, so every such n-gram is one 63-bit integer, and document
-frequencies and term counts are numpy sorts over those integers, a block of documents at a time. The result is the
-same vocabulary and the same matrix, bit for bit, as counting the strings; only memory and time differ (at 100k
-dialogues, the strings' counter alone took about a gigabyte).
+frequencies and term counts are numpy sorts over those integers, a block of documents at a time; the weighting then
+scales the one matrix in place. The result is the same vocabulary and the same matrix, bit for bit, as counting the
+strings (tested); only memory and time differ (the in-memory router at 100k synthetic dialogues: 1.8 GiB before,
+0.8 GiB now).
 """
 
 from __future__ import annotations
@@ -351,7 +352,6 @@ class TextFeaturizer:
         blocks = [block.transform(docs) for block in self.blocks]
         matrix = normalize_rows(blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr"), copy=False)
         return reverse_within_rows(matrix)
-
 
     def fit_transform(self, docs: Sequence[TokenizedText]) -> sp.csr_matrix:
         return self.fit(docs).transform(docs)
