@@ -14,7 +14,8 @@
   placed before the dialogue (as in the shared ``covid_zh`` corpus). Text spanning several lines is joined with
   single spaces, and runs of whitespace are collapsed (in the department and title too, so ``内  科`` and
   ``内 科`` are one label).
-- ``json``: a JSON array of canonical records (the JSONL fields), validated like the JSONL reader.
+- ``json``: a JSON array of canonical records (the JSONL fields), validated like the JSONL reader. With ``auto``,
+  valid UTF-8 is always read as UTF-8 (the JSON standard's encoding), even without any Chinese character.
 
 Every problem is reported as ``FILE:LINE: field: problem``; with ``skip_invalid`` bad records are skipped and
 counted instead.
@@ -73,8 +74,10 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_text(path: str, encoding: str = "auto") -> tuple[str, str]:
-    """Decode a whole file; ``auto`` tries UTF-8 (BOM allowed) then GB18030. Returns (text, encoding used)."""
+def read_text(path: str, encoding: str = "auto", utf8_when_valid: bool = False) -> tuple[str, str]:
+    """Decode a whole file; ``auto`` tries UTF-8 (BOM allowed) then GB18030 (`detect_encoding`); with
+    ``utf8_when_valid`` valid UTF-8 is always read as UTF-8, never refused as ambiguous (JSON, whose standard
+    encoding is UTF-8). Returns (text, encoding used)."""
     if encoding not in ENCODINGS:
         raise UsageError(f"unknown encoding {encoding!r} (choose from {', '.join(ENCODINGS)})")
     with open_binary(path) as handle:
@@ -90,6 +93,11 @@ def read_text(path: str, encoding: str = "auto") -> tuple[str, str]:
         except UnicodeDecodeError as exc:
             line = raw[:exc.start].count(b"\n") + 1
             raise DataError(f"{path}:{line}: encoding: not valid {encoding} (byte offset {exc.start})") from None
+    if utf8_when_valid:
+        try:
+            return raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
     verdict, text = detect_encoding(raw)
     if verdict is not None:
         return text, verdict
@@ -353,8 +361,9 @@ def iter_meddialog(path: str, encoding: str = "auto", id_prefix: str | None = No
 
 def iter_json_list(path: str, encoding: str = "auto", id_prefix: str | None = None,
                    report: ConvertReport | None = None) -> Iterator[tuple[int, Dialogue | DataError]]:
-    """Yield ``(line, dialogue or error)`` for each element of a JSON array of canonical records."""
-    text, used = read_text(path, encoding)
+    """Yield ``(line, dialogue or error)`` for each element of a JSON array of canonical records (``auto``: valid
+    UTF-8 is UTF-8, as the JSON standard says; other bytes follow `detect_encoding`)."""
+    text, used = read_text(path, encoding, utf8_when_valid=True)
     if report is not None:
         report.encoding = used
     decoder = json.JSONDecoder()

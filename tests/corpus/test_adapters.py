@@ -311,3 +311,13 @@ def test_auto_reads_utf8_with_chinese_and_plain_ascii_and_enough_gb18030(tmp_pat
     src = tmp_path / "f6.csv"
     src.write_bytes("department,title,ask,answer\n,,头痛,多喝水\n".encode("gb18030"))
     assert list(read_foreign(src, "csv", encoding="gb18030"))[0].turns[1].text == "多喝水"
+
+
+@pytest.mark.parametrize("text", ["été", "a\u00a0b", "x\u2028y"])
+def test_json_in_utf8_without_chinese_is_read_not_refused_as_ambiguous(tmp_path, text):
+    # Deep fuzz run: the auto rule refused valid UTF-8 JSON whose text had no CJK character; JSON is UTF-8.
+    src = tmp_path / "records.json"
+    src.write_text(json.dumps([{"id": "r-0", "turns": [{"speaker": "patient", "text": text}]}], ensure_ascii=False),
+                   "utf-8")
+    [record] = read_foreign(src, "json")
+    assert record.turns[0].text == text
