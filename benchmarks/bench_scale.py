@@ -10,7 +10,10 @@ user + sys, and peak resident memory, from ``os.wait4``):
 * ``retrieval``: ``train respond --model retrieval`` (the index), then ``evaluate model --max-test Q`` (Q test
   contexts answered, default 2,000; queries/s from that command's answer stage);
 * ``lm``: ``train respond --model ngram --order 5`` (the char Kneser-Ney model of the train responses), then
-  ``evaluate model --max-test Q`` (perplexity on Q test instances).
+  ``evaluate model --max-test Q`` (perplexity on Q test instances);
+* ``route-memory`` / ``recommend-memory`` (at ``--memory-sizes``) and ``route-stream`` / ``recommend-stream`` (at
+  ``--stream-sizes``): the same with ``--scale memory`` / ``--scale stream`` forced, to compare the two modes where
+  both run.
 
 The peers of issue 11's table (``scale_references.py``: scikit-learn TF-IDF + LinearSVC, fastText, hashed SGD)
 route the same split at the ``--reference-sizes``, in the same run. Sizes above ``--max-dialogues`` (default
@@ -24,7 +27,7 @@ table between the ``scale-table`` markers of README's "Large corpora" section.
 
     python benchmarks/bench_scale.py [--sizes 10000 100000 1000000 3400000] [--max-dialogues 1000000]
         [--tasks route recommend retrieval lm] [--references sklearn fasttext sgd] [--reference-sizes 100000 1000000]
-        [--queries 2000] [--work DIR] [--merge]
+        [--memory-sizes 100000] [--stream-sizes 100000] [--queries 2000] [--work DIR] [--merge] [--from-log LOG ...]
 """
 
 from __future__ import annotations
