@@ -123,7 +123,7 @@ class TfidfFeatureMap:
         if self.featurizer.uses_words:
             words = get_tokenizer("word").tokenize(text)
             positions["word"] = token_positions(text, words)
-        return TokenizedText(chars=tuple(chars), words=None if words is None else tuple(words)), positions
+        return TokenizedText(chars="".join(chars), words=None if words is None else tuple(words)), positions
 
     def name(self, column: int) -> str:
         block_number = int(np.searchsorted(self.offsets, column, side="right")) - 1
