@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import tokenize
 import zipfile
 import zlib
 from typing import Any, Iterator
@@ -26,7 +27,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import __version__
-from .corpus.writer import DirectoryReplacement, check_replaceable_directory, write_failure
+from .corpus.writer import DirectoryReplacement, check_replaceable_directory, signals_held, write_failure
 from .errors import ModelFormatError
 
 FORMAT_NAME = "rmd_baselines-model"
@@ -45,6 +46,11 @@ def file_sha256(path: str) -> str:
 def check_model_destination(directory: str | os.PathLike) -> None:
     """A model may be saved to ``directory``: it does not exist, is empty, or holds a saved model (replaced)."""
     check_replaceable_directory(directory, MANIFEST, "a model directory")
+
+
+# What numpy raises for a damaged .npy/.npz file: a garbled header reaches Python's tokenizer (TokenError,
+# SyntaxError), a truncated one gives EOFError or ValueError.
+ARRAY_FILE_ERRORS = (ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError, SyntaxError, tokenize.TokenError)
 
 
 class ModelWriter:
@@ -108,11 +114,15 @@ class ModelWriter:
 @contextlib.contextmanager
 def model_writer(directory: str | os.PathLike, kind: str) -> Iterator[ModelWriter]:
     """``with model_writer(dir, "route") as w: w.write_json(...)`` -- committed only if the block succeeds."""
-    writer = ModelWriter(directory, kind)
+    writer = None
     try:
+        with signals_held():  # a signal lands once ``writer`` is known (then aborted) or before anything exists
+            writer = ModelWriter(directory, kind)
         yield writer
         writer.commit()
     except BaseException as exc:
+        if writer is None:
+            raise
         writer.abort()  # also after a failed commit: deleting the temporary directory again is harmless
         named = write_failure(exc, writer.directory)
         if named is not None:
@@ -210,7 +220,7 @@ class ModelReader:
                 raise ValueError("not an .npz archive")
             with loaded as npz:
                 arrays = {key: npz[key] for key in npz.files}
-        except (ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except ARRAY_FILE_ERRORS as exc:
             raise ModelFormatError(f"{path}: unreadable array file ({exc})") from None
         for key, value in arrays.items():
             if not isinstance(value, np.ndarray):

@@ -379,6 +379,11 @@ class TextFeaturizer:
                 raise ModelFormatError(f"{reader.path(name)}: block {i} does not match the model's parameters")
             if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
                 raise ModelFormatError(f"{reader.path(name)}: block {i}: terms must be a list of strings")
+            low, high = block.ngram_range
+            if block.kind == "char" and not all(low <= len(t) <= high for t in terms):
+                raise ModelFormatError(f"{reader.path(name)}: block {i}: a term is not a character {low}-{high}-gram")
+            if len(set(terms)) != len(terms):
+                raise ModelFormatError(f"{reader.path(name)}: block {i}: repeated terms")
             idf = arrays.get(f"idf_{i}")
             if idf is None or idf.dtype != np.float64 or idf.shape != (len(terms),):
                 raise ModelFormatError(f"{reader.path(prefix + '.npz')}: idf_{i} missing or not {len(terms)} floats")

@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from typing import Any, Iterable, Iterator
 
 from ..errors import DataError, RmdError
@@ -65,13 +66,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
         path = os.path.realpath(path)
     directory = os.path.dirname(os.path.abspath(path))
     created: list[str] = []
+    tmp = None
     try:
-        created = make_parents(directory)
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        remove_created(created)
-        raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    try:
+        # Signals wait while the temporary file is made: a Ctrl-C never lands before its name is known.
+        with signals_held():
+            created = make_parents(directory)
+            fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as raw:
             if path.endswith(".gz"):
                 # mtime=0 and no file name keep compressed output reproducible; level 6 (gzip's own default) is
@@ -94,9 +94,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         remove_created(created)
+        if tmp is None and isinstance(exc, OSError):
+            raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
         named = write_failure(exc, path)
         if named is not None:
             raise named from None
@@ -138,18 +141,30 @@ def resolve_output_directory(path: str | os.PathLike) -> str:
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait until the block is over (they are delivered right after it)."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):  # no POSIX signal masks here
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is over: one arriving inside it is remembered and raised again
+    right after it, with the handlers that were in place.
+
+    The handlers are swapped rather than the signals masked because a mask holds for one thread only: a process
+    with other threads (numpy's BLAS starts some) has the signal delivered to one of them, and Python runs its
+    handler in the main thread at once. Outside the main thread handlers cannot be set, and there is nothing to
+    hold (Python's handlers never run there)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    pending: list[int] = []
+
+    def remember(signum, frame):
+        pending.append(signum)
+
+    previous = {signum: signal.signal(signum, remember) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
+        if pending:
+            signal.raise_signal(pending[0])
 
 
 def swap_directory_into_place(tmp: str, path: str) -> None:
@@ -157,7 +172,7 @@ def swap_directory_into_place(tmp: str, path: str) -> None:
     until both renames are done, and a failed second rename puts the old directory back, so ``path`` is always
     either the old directory or the new one."""
     backup = None
-    with _signals_held():
+    with signals_held():
         if os.path.lexists(path):
             backup = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".old-"
                                   + os.path.basename(tmp).rsplit(".", 1)[-1])
@@ -242,19 +257,23 @@ class DirectoryReplacement:
         self.marker, self.what, self.mode = marker, what, mode
         check_replaceable_directory(self.path, marker, what)
         # The missing parent folders are created now (the lock and the temporary directory live there) and
-        # removed again by `abort` or a failed `commit`: a failed run leaves nothing behind.
-        try:
-            self.created = make_parents(os.path.dirname(self.path))
-        except OSError as exc:
-            raise DataError(f"{self.path}: cannot create the output directory ({exc.strerror or exc})") from None
-        try:
-            self.lock = OutputLock(self.path)
-            self.tmp = sibling_temp_directory(self.path)
-        except BaseException:
-            if hasattr(self, "lock"):
-                self.lock.release()
-            remove_created(self.created)
-            raise
+        # removed again by `abort` or a failed `commit`: a failed run leaves nothing behind. Signals wait until
+        # all of it exists (or was undone), so an interruption never lands between a file made and its owner
+        # knowing it; construct it inside the block that aborts it (as `atomic_directory` does).
+        with signals_held():
+            try:
+                self.created = make_parents(os.path.dirname(self.path))
+            except OSError as exc:
+                raise DataError(f"{self.path}: cannot create the output directory ({exc.strerror or exc})") \
+                    from None
+            try:
+                self.lock = OutputLock(self.path)
+                self.tmp = sibling_temp_directory(self.path)
+            except BaseException:
+                if hasattr(self, "lock"):
+                    self.lock.release()
+                remove_created(self.created)
+                raise
 
     def commit(self) -> None:
         try:
@@ -282,10 +301,14 @@ class DirectoryReplacement:
 def atomic_directory(path: str | os.PathLike, marker: str, what: str) -> Iterator[str]:
     """Yield a temporary directory beside ``path`` to write into; when the block succeeds it replaces ``path``
     as a whole (see `DirectoryReplacement`), when it fails it is deleted and ``path`` is untouched."""
-    replacement = DirectoryReplacement(path, marker, what)
+    replacement = None
     try:
+        with signals_held():  # a signal lands once ``replacement`` is known (then aborted) or before anything exists
+            replacement = DirectoryReplacement(path, marker, what)
         yield replacement.tmp
     except BaseException as exc:
+        if replacement is None:
+            raise
         replacement.abort()
         named = write_failure(exc, replacement.path)
         if named is not None:

@@ -69,6 +69,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import ModelFormatError, UsageError
+from ..persist import ARRAY_FILE_ERRORS
 
 IDF_VARIANTS = ("lucene", "robertson", "atire")
 FORMAT_NAME = "rmd_baselines-bm25"
@@ -762,7 +763,7 @@ class BM25Index:
             path = reader.path(file)
             try:
                 array = np.load(path, mmap_mode="r", allow_pickle=False)
-            except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty file
+            except ARRAY_FILE_ERRORS as exc:
                 raise ModelFormatError(f"{path}: unreadable array file ({exc})") from None
             if array.dtype != np.dtype(dtype) or array.shape != (expected.get(key, n_postings),):
                 raise ModelFormatError(f"{path}: expected {expected.get(key, n_postings)} values of "

@@ -136,6 +136,25 @@ def test_featurizer_save_and_load_state(tmp_path):
         TextFeaturizer(char_ngram_range=(1, 2)).load_state(ModelReader(tmp_path / "m"))
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda terms: ["0000"] + terms[1:], "a term is not a character 1-3-gram"),  # deep fuzz run: OverflowError
+    (lambda terms: [""] + terms[1:], "a term is not a character 1-3-gram"),
+    (lambda terms: [terms[1]] + terms[1:], "repeated terms"),
+])
+def test_saved_terms_that_the_features_cannot_have_are_refused(tmp_path, damage, message):
+    import json
+
+    fitted = TextFeaturizer(word_weight=0).fit(tokenize_texts(["胸闷胸痛", "头晕"], words=False))
+    with model_writer(tmp_path / "m", "route") as writer:
+        fitted.save(writer)
+        path = writer.path("features.json")
+        meta = json.load(open(path, encoding="utf-8"))
+        meta["blocks"][0]["terms"] = damage(meta["blocks"][0]["terms"])
+        json.dump(meta, open(path, "w", encoding="utf-8"))
+    with pytest.raises(ModelFormatError, match=message):
+        TextFeaturizer(word_weight=0).load_state(ModelReader(tmp_path / "m"))
+
+
 # --------------------------------------------------------------- character n-grams counted as integer codes
 
 def _string_counted(docs, low, high, min_df, max_features):

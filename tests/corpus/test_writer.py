@@ -3,6 +3,7 @@
 import errno
 import gzip
 import os
+import signal
 import subprocess
 import sys
 
@@ -243,3 +244,62 @@ def test_a_committed_folder_keeps_its_new_parents_and_an_aborted_one_does_not(tm
     dropped = DirectoryReplacement(tmp_path / "p" / "q" / "model", "manifest.json", "a model directory")
     dropped.abort()
     assert folder_names(tmp_path) == ["x"]
+
+
+# Deep fuzz run: SIGTERM 0.07 s into `data split` left `.split.lock` behind -- the signal landed after the lock
+# file was made and before its owner knew it. A Ctrl-C raised right there (a real signal, sent to this process at
+# that moment) must leave nothing behind.
+
+def _interrupt_after(monkeypatch, module, name):
+    original = getattr(module, name)
+
+    def then_ctrl_c(*args, **kwargs):
+        result = original(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(module, name, then_ctrl_c)
+
+
+def _wrapped_init(original):
+    def init_then_ctrl_c(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+    return init_then_ctrl_c
+
+
+def test_ctrl_c_as_the_lock_is_taken_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    import rmd_baselines.corpus.writer as writer
+
+    _write_folder(tmp_path / "out", "earlier")
+    before = tree_bytes(tmp_path)
+    monkeypatch.setattr(writer.OutputLock, "__init__", _wrapped_init(writer.OutputLock.__init__))
+    with pytest.raises(KeyboardInterrupt):
+        _write_folder(tmp_path / "out", "later")
+    assert tree_bytes(tmp_path) == before
+
+
+def test_ctrl_c_as_the_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+    import tempfile
+
+    (tmp_path / "out.jsonl").write_text("earlier")
+    before = tree_bytes(tmp_path)
+    _interrupt_after(monkeypatch, tempfile, "mkstemp")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_open(tmp_path / "new" / "out.jsonl") as out:
+            out.write("x")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_open(tmp_path / "out.jsonl") as out:
+            out.write("later")
+    assert tree_bytes(tmp_path) == before
+
+
+def test_ctrl_c_as_a_model_directory_is_started_leaves_nothing(tmp_path, monkeypatch):
+    import rmd_baselines.corpus.writer as writer
+    from rmd_baselines.persist import model_writer
+
+    monkeypatch.setattr(writer.OutputLock, "__init__", _wrapped_init(writer.OutputLock.__init__))
+    with pytest.raises(KeyboardInterrupt):
+        with model_writer(tmp_path / "models" / "m", "route") as out:
+            out.write_json("model.json", {})
+    assert folder_names(tmp_path) == []

@@ -279,6 +279,18 @@ def test_document_ids_out_of_range_are_a_model_format_error(tmp_path):
         BM25Index.load(ModelReader(tmp_path / "m"))
 
 
+def test_a_garbled_array_header_is_a_model_format_error(tmp_path):
+    # Deep fuzz run: a NUL byte in a .npy header made numpy's header parser raise tokenize.TokenError.
+    index = BM25Index().fit(DOCS)
+    with model_writer(tmp_path / "m", "respond") as writer:
+        index.save(writer)
+        path = writer.path("bm25_fwd_ptr.npy")
+        data = open(path, "rb").read()
+        open(path, "wb").write(data[:10] + b"\x00" + data[10:])
+    with pytest.raises(ModelFormatError, match="bm25_fwd_ptr.npy: unreadable array file"):
+        BM25Index.load(ModelReader(tmp_path / "m"))
+
+
 @pytest.mark.parametrize("budget", [0, -3, 2.5, True])
 def test_a_bad_budget_is_a_usage_error(budget):
     with pytest.raises(UsageError, match="prefilter_budget"):
