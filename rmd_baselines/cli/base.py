@@ -263,7 +263,7 @@ def load_corpus(path, skip_invalid):
 
     dialogues, report = load_dialogues(path, skip_invalid=skip_invalid)
     if report.skipped:
-        click.echo(f"{PROG}: {report.summary()}; first problem: {report.problems[0]}", err=True)
+        click.echo(f"{PROG}: warning: {report.summary()}; first problem: {report.problems[0]}", err=True)
     return dialogues, report
 
 

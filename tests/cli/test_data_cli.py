@@ -292,3 +292,15 @@ def test_split_and_convert_failing_leave_no_parent_folder_behind(tmp_path, monke
     bad.write_text(bad.read_text("utf-8") + "{oops\n", "utf-8")
     result = run("data", "split", bad, "--task", "route", "--out", tmp_path / "e" / "f" / "out")
     assert result[0] == 2 and folder_names(tmp_path) == ["corpus.jsonl"]
+
+
+def test_skipped_records_are_a_warning_line_beside_the_one_error_line(tmp_path):
+    # Deep fuzz run: `data stats --task recommend --skip-invalid` printed the skip report as a second plain line
+    # before its one-line error.
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(json.dumps(RECORD) + "\n{oops\n", "utf-8")
+    code, _, stderr = run("data", "stats", "--task", "recommend", "--skip-invalid", path)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 2
+    assert lines[0].startswith("rmd-baseline: warning: ") and "1 invalid records skipped" in lines[0]
+    assert lines[1].startswith("rmd-baseline: error: ")
