@@ -82,8 +82,7 @@ class TextClassifier(ClassifierParams):
         self.n_jobs = n_jobs
         self.seed = seed
 
-    # ------------------------------------------------------------------------------ scikit-learn protocol
-
+    # ------------------------------------------------------------------------------------------- description
 
     def describe(self) -> str:
         """A one-line summary of the model and its features, e.g. for reports."""

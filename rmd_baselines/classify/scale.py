@@ -211,14 +211,14 @@ def parse_max_test(value) -> int | None:
 def read_training_set(task_data: StreamedTask):
     """The train split as `training.TrainingSet` (texts, labels, departments in the in-memory split's order), read
     from the file again without holding the rest of the corpus: what the in-memory presets train on."""
-    from .training import TrainingSet, departments_of
+    from .training import TrainingSet, department_group
 
     items: dict[int, tuple[str, str, str]] = {}
     records = zip(task_data.split.part_lines("train"), task_data.iter_records("train"))
     if progress_enabled():
         records = progress(records, label="reading the train split", length=task_data.n_train)
     for line, (dialogue, text, label) in records:
-        items[int(line)] = (text, label, departments_of([dialogue])[0])
+        items[int(line)] = (text, label, department_group(dialogue))
     ordered = [items.pop(int(line)) for line in task_data.split.protocol_order("train")]
     return TrainingSet([t for t, _, _ in ordered], [label for _, label, _ in ordered], [g for _, _, g in ordered],
                        task_data.n_test, len(task_data.labels), task_data.describe())

@@ -329,9 +329,7 @@ class StreamedClassifier(ClassifierParams):
         self.class_weight = class_weight
         self.seed = seed
 
-    # ------------------------------------------------------------------------------ scikit-learn protocol
-
-
+    # ------------------------------------------------------------------------------------------- description
 
     def describe(self) -> str:
         n = getattr(self, "n_features_", self.n_features)

@@ -48,9 +48,14 @@ def fit_on_data(estimator: TextClassifier, data: ClassificationData) -> TextClas
     return estimator.fit(docs, data.train_labels, groups=groups)
 
 
+def department_group(dialogue) -> str:
+    """A record's group in hierarchical recommendation: its department, or `NO_GROUP`."""
+    return dialogue.department if dialogue.department and dialogue.department.strip() else NO_GROUP
+
+
 def departments_of(dialogues) -> list[str]:
     """The department of each record (the groups of hierarchical recommendation)."""
-    return [d.department if d.department and d.department.strip() else NO_GROUP for d in dialogues]
+    return [department_group(d) for d in dialogues]
 
 
 def cross_validate(estimator: TextClassifier, docs: Sequence, labels: Sequence[str],

@@ -11,6 +11,7 @@ tampered or malformed model); a model that loads answers a query or fails with a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -185,14 +186,20 @@ def load_and_use(directory: Path, kind: str):
         loaded.responder.respond("病人：孩子发烧两天了\n医生：最高多少度？\n病人：38度5", k=3)
 
 
-@fuzz(60)
-@given(st.sampled_from(MODELS), st.data())
-def test_mutated_models_load_or_are_refused_in_one_line(inputs, name, data):
+@contextlib.contextmanager
+def mutated_copy(inputs, name, data):
+    """``(kind, directory, what)``: a copy of saved model ``name`` in a temporary folder, mutated by `mutate`."""
     kind = {"model-route": "route", "model-recommend": "recommend"}.get(name, "respond")
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "model"
         shutil.copytree(inputs[name], directory)
-        what = mutate(directory, data)
+        yield kind, directory, mutate(directory, data)
+
+
+@fuzz(60)
+@given(st.sampled_from(MODELS), st.data())
+def test_mutated_models_load_or_are_refused_in_one_line(inputs, name, data):
+    with mutated_copy(inputs, name, data) as (kind, directory, what):
         try:
             load_and_use(directory, kind)
         except RmdError as exc:
@@ -207,11 +214,7 @@ def test_mutated_models_load_or_are_refused_in_one_line(inputs, name, data):
 @fuzz(25)
 @given(st.sampled_from(MODELS), st.data())
 def test_command_line_refuses_a_broken_model_with_exit_2(inputs, name, data):
-    kind = {"model-route": "route", "model-recommend": "recommend"}.get(name, "respond")
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp) / "model"
-        shutil.copytree(inputs[name], directory)
-        what = mutate(directory, data)
+    with mutated_copy(inputs, name, data) as (kind, directory, what):
         text = "病人：孩子发烧两天了\\n医生：最高多少度？\\n病人：38度5" if kind == "respond" else "头痛三天了"
         json_out = data.draw(st.booleans())
         run = run_cli([kind, text, "--model", os.fspath(directory), "--top-k", "2"] + (["--json"] if json_out else []))
