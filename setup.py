@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "rmd_baselines" / "__init__.py").read_text("utf-8")).group(1)
@@ -32,6 +32,10 @@ setup(
         "bench": ["fasttext>=0.9.2", "bm25s>=0.2", "rank-bm25>=0.2"],
         "plot": ["matplotlib>=3.7"],
     },
+    # The compiled inner loops of the BM25 search (rmd_baselines/respond/bm25.py has the numpy reference; it is used
+    # when this module is missing). No fused multiply-add, so that both give the same numbers.
+    ext_modules=[Extension("rmd_baselines.respond._bm25_kernels", ["rmd_baselines/respond/_bm25_kernels.c"],
+                           extra_compile_args=["-O2", "-ffp-contract=off"])],
     entry_points={"console_scripts": ["rmd-baseline=rmd_baselines.cli.main:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

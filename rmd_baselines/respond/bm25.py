@@ -44,6 +44,12 @@ scores are always exact BM25; a ranking can differ from the exhaustive one only 
 document. When the budget and the term limit cover every posting of the query's terms (and ``P >= k``), the
 two-pass search finds what the exhaustive search finds.
 
+The first pass and the exact scoring of the two-pass search run in compiled loops (``_bm25_kernels.c``, built by
+``pip install``): in numpy a first pass is a dozen sweeps over its postings, each jumping around an accumulator of
+one float per indexed context, while the loop reads each posting once. Both do the same float32/float64
+arithmetic in the same order, so they return the same documents and scores bit for bit; the numpy code here is the
+reference (tested against the loops) and is used when the module was not built.
+
 What the budget buys (``benchmarks/bench_respond.py --scale-data``, synthetic corpus of 100,000 dialogues,
 311,651 contexts, 1,000 test contexts, P = 256): the best context equals the exhaustive search's for 97.5 % of
 queries with a budget of 80,000 postings, 97.9 % with 120,000 and 98.4 % with 160,000 (the default); with the
@@ -70,6 +76,11 @@ import scipy.sparse as sp
 
 from ..errors import ModelFormatError, UsageError
 from ..persist import ARRAY_FILE_ERRORS
+
+try:  # the compiled inner loops (setup.py builds them); without them the numpy reference below does the same
+    from . import _bm25_kernels as kernels
+except ImportError:  # pragma: no cover - a source tree that was not built
+    kernels = None
 
 IDF_VARIANTS = ("lucene", "robertson", "atire")
 FORMAT_NAME = "rmd_baselines-bm25"
@@ -579,10 +590,43 @@ class BM25Index:
         stamp[docs] = positions
         return docs[stamp[docs] == positions]
 
+    def _first_pass(self, terms: np.ndarray, values: np.ndarray, lengths: np.ndarray, acc: np.ndarray,
+                    stamp: np.ndarray, compiled: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The documents with a positive partial score from the first ``lengths[i]`` postings of every
+        ``terms[i]``, and those scores (float32, in no particular order); ``acc`` is all zero before and after."""
+        if not compiled:
+            docs = self._accumulate(terms, values, lengths, acc, stamp)
+            scores = acc[docs]
+            acc[docs] = 0.0
+            positive = scores > 0
+            return docs[positive], scores[positive]
+        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+        room = int(lengths.sum())
+        docs, scores = np.empty(room, dtype=np.int64), np.empty(room, dtype=np.float32)
+        n = self._kernel(kernels.first_pass, self._array("inv_ptr"), self._array("inv_docs"),
+                         self._array("inv_weights"), np.ascontiguousarray(terms, dtype=np.int64), lengths,
+                         np.ascontiguousarray(values, dtype=np.float32), acc, docs, scores)
+        return docs[:n], scores[:n]
+
+    def _kernel(self, function, *arrays):
+        try:
+            return function(*arrays)
+        except ValueError as exc:  # the index files changed under the loaded index
+            raise ModelFormatError(f"{self.directory_}: {exc}") from None
+
     def _exact_scores(self, terms: np.ndarray, values: np.ndarray, docs: np.ndarray,
-                      dense_query: np.ndarray) -> np.ndarray:
+                      dense_query: np.ndarray, compiled: bool = False) -> np.ndarray:
         """Exact BM25 of ``docs`` for one query (from the forward index), float64, summed in term order."""
         fwd_ptr, fwd_terms, fwd_weights = self._array("fwd_ptr"), self._array("fwd_terms"), self._array("fwd_weights")
+        if compiled:
+            dense_query[terms] = values
+            scores = np.empty(len(docs), dtype=np.float64)
+            try:
+                self._kernel(kernels.exact_scores, fwd_ptr, fwd_terms, fwd_weights,
+                             np.ascontiguousarray(docs, dtype=np.int64), dense_query, scores)
+            finally:
+                dense_query[terms] = 0.0
+            return scores
         starts, stops = fwd_ptr[docs], fwd_ptr[docs + 1]
         positions = _ranges(starts, stops - starts)
         if not len(positions):
@@ -642,6 +686,7 @@ class BM25Index:
             return self._top_k(queries, k, doc_groups, query_groups)
 
     def _top_k(self, queries, k, doc_groups, query_groups):
+        compiled = kernels is not None
         n_queries = queries.shape[0]
         indices = np.full((n_queries, k), -1, dtype=np.int64)
         best = np.full((n_queries, k), -np.inf, dtype=np.float64)
@@ -665,24 +710,22 @@ class BM25Index:
                 continue
             if self.prefilter is None:
                 docs = self._accumulate(terms, values, None, acc, stamp)
-                keep = k
+                scores = acc[docs]
+                acc[docs] = 0.0
             else:
                 order = self._first_pass_order(terms, values)[:self.prefilter_terms]
                 lengths = df[terms[order]]
                 if self.prefilter_budget is not None:
                     lengths = _share(lengths, self.prefilter_budget)
-                docs = self._accumulate(terms[order], values[order], lengths, acc, stamp)
-                keep = max(k, self.prefilter)
-            scores = acc[docs]
-            acc[docs] = 0.0
+                docs, scores = self._first_pass(terms[order], values[order], lengths, acc, stamp, compiled)
             allowed = scores > 0
             if doc_groups is not None and query_groups[row] >= 0:
                 allowed &= doc_groups[docs] == query_groups[row]
             if self.prefilter is not None:
-                docs, scores = _first(docs[allowed], scores[allowed], keep)
-                scores = self._exact_scores(terms, values, docs, dense_query)
+                docs, scores = _first(docs[allowed], scores[allowed], max(k, self.prefilter))
+                scores = self._exact_scores(terms, values, docs, dense_query, compiled)
             else:
-                docs, scores = _best(docs[allowed], scores[allowed], keep)
+                docs, scores = _best(docs[allowed], scores[allowed], k)
             order = np.lexsort((docs, -scores))[:k]
             indices[row, :len(order)] = docs[order]
             best[row, :len(order)] = scores[order]

@@ -295,3 +295,53 @@ def test_a_garbled_array_header_is_a_model_format_error(tmp_path):
 def test_a_bad_budget_is_a_usage_error(budget):
     with pytest.raises(UsageError, match="prefilter_budget"):
         BM25Index(prefilter_budget=budget).fit(DOCS)
+
+
+# ---------------------------------------------------------------------------------- the compiled search loops
+
+def test_the_compiled_search_loops_are_built():
+    from rmd_baselines.respond import bm25
+
+    assert bm25.kernels is not None, "pip install -e . builds rmd_baselines/respond/_bm25_kernels.c"
+
+
+@pytest.mark.parametrize("params", [{"prefilter": 64, "prefilter_budget": 2_000},
+                                    {"prefilter": 8, "prefilter_terms": 3, "prefilter_budget": 500},
+                                    {"prefilter": 300, "prefilter_budget": None, "prefilter_terms": 10_000},
+                                    {"prefilter": 16, "idf": "robertson"}])
+def test_the_compiled_search_gives_the_numpy_search_bit_for_bit(sample_index, monkeypatch, params):
+    from rmd_baselines.respond import bm25
+
+    index, (terms, weights) = sample_index
+    searched = BM25Index(**params)
+    searched.__dict__.update({k: v for k, v in index.__dict__.items() if k.endswith("_") or k.startswith("_")})
+    if params.get("idf") == "robertson":  # an index with zero weights (terms in more than half the documents)
+        searched.fit(*_sample_contexts(3000)[0])
+    groups = np.arange(searched.n_docs_) % 3
+    query_groups = np.arange(len(terms)) % 4 - 1  # -1: no group
+    compiled = [searched.top_k(terms, 10, weights), searched.top_k(terms, 10, weights, groups, query_groups)]
+    monkeypatch.setattr(bm25, "kernels", None)
+    reference = [searched.top_k(terms, 10, weights), searched.top_k(terms, 10, weights, groups, query_groups)]
+    for (docs, scores), (ref_docs, ref_scores) in zip(compiled, reference):
+        assert (docs >= 0).sum() > len(terms)  # real answers, not padding
+        np.testing.assert_array_equal(docs, ref_docs)
+        np.testing.assert_array_equal(scores, ref_scores)
+
+
+def test_an_index_file_changed_under_a_loaded_index_is_a_model_format_error_not_a_crash(tmp_path):
+    index = BM25Index(prefilter=4, prefilter_budget=50).fit(_random_corpus(300))
+    with model_writer(tmp_path / "m", "respond") as writer:
+        index.save(writer)
+    loaded = BM25Index.load(ModelReader(tmp_path / "m"))
+    queries = _random_corpus(5, seed=3)
+    loaded.top_k(queries, 2)
+    for name, value in (("inv_docs", 1 << 31), ("fwd_terms", 1 << 31)):
+        path = loaded._path(name)
+        array = np.load(path, mmap_mode="r+")  # the file loaded from, edited in place after the load checks
+        saved = array.copy()
+        array[:] = value
+        array.flush()
+        del array
+        with pytest.raises(ModelFormatError, match="inconsistent BM25 index: (document|term) number out of range"):
+            loaded.top_k(queries, 2)
+        np.save(path, saved)
