@@ -17,6 +17,9 @@
 #include <Python.h>
 #include <stdint.h>
 
+#define PREFETCH_POSTINGS 64  /* how far ahead of the posting being added its document's accumulator is fetched */
+#define PREFETCH_DOCUMENTS 4  /* how far ahead of the document being scored its forward list is fetched */
+
 static int
 check_items(Py_buffer *view, Py_ssize_t size, const char *name)
 {
@@ -77,18 +80,23 @@ first_pass(PyObject *self, PyObject *args)
             problem = "posting list out of range";
             break;
         }
+        if (n + (stop - start) > room) { problem = "docs_out is too small"; break; }
         const float value = values[i];
         for (int64_t p = start; p < stop; p++) {
+            if (p + PREFETCH_POSTINGS < stop) {  /* the accumulator is too large for the cache: ask for it early */
+                const uint32_t ahead = docs[p + PREFETCH_POSTINGS];
+                __builtin_prefetch(&acc[ahead < (uint64_t)n_docs ? ahead : 0], 1, 3);
+            }
             const uint32_t doc = docs[p];
             if (doc >= (uint64_t)n_docs) { problem = "document number out of range"; break; }
             const float contribution = weights[p] * value;
-            if (!(contribution > 0.0f))
-                continue;  /* adds nothing; a document reached only so has no positive score */
-            if (acc[doc] == 0.0f) {
-                if (n == room) { problem = "docs_out is too small"; break; }
-                out_docs[n++] = doc;
-            }
-            acc[doc] += contribution;
+            /* Without branches (whether a document is new is a coin toss, and a mispredicted branch also throws
+             * away the cache misses already under way): the document is written after the others and kept when
+             * this is its first positive contribution. A zero contribution changes no sum. */
+            const float before = acc[doc];
+            out_docs[n] = doc;
+            n += (before == 0.0f) & (contribution > 0.0f);
+            acc[doc] = before + contribution;
         }
     }
     for (Py_ssize_t j = 0; j < n; j++) {
@@ -140,6 +148,13 @@ exact_scores(PyObject *self, PyObject *args)
 
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < k && !problem; i++) {
+        if (i + PREFETCH_DOCUMENTS < k) {
+            const int64_t ahead = docs[i + PREFETCH_DOCUMENTS];
+            if (ahead >= 0 && ahead < n_docs && ptr[ahead] >= 0 && ptr[ahead] < n_entries) {
+                __builtin_prefetch(&terms[ptr[ahead]], 0, 3);
+                __builtin_prefetch(&weights[ptr[ahead]], 0, 3);
+            }
+        }
         const int64_t doc = docs[i];
         if (doc < 0 || doc >= n_docs) { problem = "document number out of range"; break; }
         const int64_t start = ptr[doc], stop = ptr[doc + 1];

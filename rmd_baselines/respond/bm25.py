@@ -593,7 +593,8 @@ class BM25Index:
     def _first_pass(self, terms: np.ndarray, values: np.ndarray, lengths: np.ndarray, acc: np.ndarray,
                     stamp: np.ndarray, compiled: bool) -> tuple[np.ndarray, np.ndarray]:
         """The documents with a positive partial score from the first ``lengths[i]`` postings of every
-        ``terms[i]``, and those scores (float32, in no particular order); ``acc`` is all zero before and after."""
+        ``terms[i]``, and those scores (float32, in no particular order; compiled: views of scratch buffers that the
+        next call overwrites); ``acc`` is all zero before and after."""
         if not compiled:
             docs = self._accumulate(terms, values, lengths, acc, stamp)
             scores = acc[docs]
@@ -602,7 +603,10 @@ class BM25Index:
             return docs[positive], scores[positive]
         lengths = np.ascontiguousarray(lengths, dtype=np.int64)
         room = int(lengths.sum())
-        docs, scores = np.empty(room, dtype=np.int64), np.empty(room, dtype=np.float32)
+        docs, scores = self._scratch.get("first_docs"), self._scratch.get("first_scores")
+        if docs is None or len(docs) < room:
+            docs = self._scratch["first_docs"] = np.empty(room, dtype=np.int64)
+            scores = self._scratch["first_scores"] = np.empty(room, dtype=np.float32)
         n = self._kernel(kernels.first_pass, self._array("inv_ptr"), self._array("inv_docs"),
                          self._array("inv_weights"), np.ascontiguousarray(terms, dtype=np.int64), lengths,
                          np.ascontiguousarray(values, dtype=np.float32), acc, docs, scores)
@@ -712,20 +716,22 @@ class BM25Index:
                 docs = self._accumulate(terms, values, None, acc, stamp)
                 scores = acc[docs]
                 acc[docs] = 0.0
+                positive = scores > 0
+                docs, scores = docs[positive], scores[positive]
             else:
                 order = self._first_pass_order(terms, values)[:self.prefilter_terms]
                 lengths = df[terms[order]]
                 if self.prefilter_budget is not None:
                     lengths = _share(lengths, self.prefilter_budget)
                 docs, scores = self._first_pass(terms[order], values[order], lengths, acc, stamp, compiled)
-            allowed = scores > 0
             if doc_groups is not None and query_groups[row] >= 0:
-                allowed &= doc_groups[docs] == query_groups[row]
+                mine = doc_groups[docs] == query_groups[row]
+                docs, scores = docs[mine], scores[mine]
             if self.prefilter is not None:
-                docs, scores = _first(docs[allowed], scores[allowed], max(k, self.prefilter))
+                docs, scores = _first(docs, scores, max(k, self.prefilter))
                 scores = self._exact_scores(terms, values, docs, dense_query, compiled)
             else:
-                docs, scores = _best(docs[allowed], scores[allowed], k)
+                docs, scores = _best(docs, scores, k)
             order = np.lexsort((docs, -scores))[:k]
             indices[row, :len(order)] = docs[order]
             best[row, :len(order)] = scores[order]
