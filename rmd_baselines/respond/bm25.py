@@ -17,9 +17,10 @@ IDF variants (``idf=``), with N documents and ``df`` the number of documents con
 - ``atire``: ``ln(N / df)``.
 
 The index. Everything query-independent -- idf, length normalisation, saturation -- is folded into one float32
-weight per (term, document) posting when the index is built. Two copies of the postings are kept, each as flat
-``.npy`` arrays that are memory-mapped (``np.load(mmap_mode="r")``), so the resident memory of a loaded index is
-the pages a search touches, not the index size:
+weight per (term, document) posting when the index is built. Two copies of the postings are kept on disk, each as
+flat ``.npy`` arrays that a search reads piecemeal -- the compiled loops with ``pread``, the numpy code through a
+memory map (``np.load(mmap_mode="r")``) -- so the resident memory of a loaded index is its pointer arrays and what
+one search reads, not the index size:
 
 - the inverted index (term-major): for every term its documents (uint32) and weights (float32), **ordered by
   weight, largest first** ("impact-ordered"), so that any prefix of a posting list holds the term's largest
@@ -48,7 +49,11 @@ The first pass and the exact scoring of the two-pass search run in compiled loop
 ``pip install``): in numpy a first pass is a dozen sweeps over its postings, each jumping around an accumulator of
 one float per indexed context, while the loop reads each posting once. Both do the same float32/float64
 arithmetic in the same order, so they return the same documents and scores bit for bit; the numpy code here is the
-reference (tested against the loops) and is used when the module was not built.
+reference (tested against the loops) and is used when the module was not built. The loops read the files
+with ``pread`` rather than through the memory map because on Linux with large page-cache folios (ext4, xfs) one
+touched page of a mapping maps its whole folio, up to 2 MB: the 256 forward lists one query scores then made the
+process hold hundreds of MB of the index (measured: 4.5 GiB resident within 64 queries at 1M dialogues, against
+0.6 GiB with ``pread``).
 
 What the budget buys (``benchmarks/bench_respond.py --scale-data``, synthetic corpus of 100,000 dialogues,
 311,651 contexts, 1,000 test contexts, P = 256): the best context equals the exhaustive search's for 97.5 % of
@@ -250,13 +255,18 @@ def _read_at(path: str, dtype, start: int, count: int | None = None):
     return values[0] if count is None else values
 
 
-def _npy_chunks(path: str):
-    """Consecutive chunks of a 1-d ``.npy`` file, read plainly (see `_read_chunks`)."""
+def _npy_header(path: str) -> tuple[tuple, bool, np.dtype, int]:
+    """``(shape, fortran_order, dtype, offset of the data)`` of a ``.npy`` file."""
     with open(path, "rb") as handle:
         version = np.lib.format.read_magic(handle)
         reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = reader(handle)
-        offset = handle.tell()
+        return shape, fortran, dtype, handle.tell()
+
+
+def _npy_chunks(path: str):
+    """Consecutive chunks of a 1-d ``.npy`` file, read plainly (see `_read_chunks`)."""
+    shape, fortran, dtype, offset = _npy_header(path)
     if len(shape) != 1 or fortran:
         raise ValueError("not a 1-d array")
     itemsize = dtype.itemsize
@@ -270,6 +280,12 @@ def _npy_chunks(path: str):
                 raise ValueError(f"file ended early ({itemsize * count} bytes expected)")
             remaining -= count
             yield chunk
+
+
+def _close_files(files: dict[str, tuple[int, int]]) -> None:
+    for fd, _ in files.values():
+        os.close(fd)
+    files.clear()
 
 
 class BM25Index:
@@ -346,11 +362,14 @@ class BM25Index:
         self._file_prefix = prefix
         self._finalizer = weakref.finalize(self, shutil.rmtree, directory, True) if owned else None
         self._arrays: dict[str, np.ndarray] = {}
+        self._files: dict[str, tuple[int, int]] = {}
+        weakref.finalize(self, _close_files, self._files)
         self._scratch = None
         self._lock = threading.Lock()
 
     def _release(self) -> None:
         self._arrays = {}
+        _close_files(self._files)
         finalizer = getattr(self, "_finalizer", None)
         if finalizer is not None:
             finalizer()
@@ -525,6 +544,21 @@ class BM25Index:
             self._arrays[name] = array
         return array
 
+    def _file(self, name: str) -> tuple[int, int]:
+        """An open descriptor of an index array's file and the byte offset of the array's data in it (for the
+        compiled loops, which read with pread)."""
+        entry = self._files.get(name)
+        if entry is None:
+            path = self._path(name)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                offset = _npy_header(path)[3]
+            except BaseException:
+                os.close(fd)
+                raise
+            entry = self._files[name] = (fd, offset)
+        return entry
+
     def _unmap(self) -> None:
         """Drop the memory maps of the large arrays, so the pages a search touched leave this process's resident
         memory (they stay in the page cache; the next search maps them again)."""
@@ -607,8 +641,8 @@ class BM25Index:
         if docs is None or len(docs) < room:
             docs = self._scratch["first_docs"] = np.empty(room, dtype=np.int64)
             scores = self._scratch["first_scores"] = np.empty(room, dtype=np.float32)
-        n = self._kernel(kernels.first_pass, self._array("inv_ptr"), self._array("inv_docs"),
-                         self._array("inv_weights"), np.ascontiguousarray(terms, dtype=np.int64), lengths,
+        n = self._kernel(kernels.first_pass, self._array("inv_ptr"), *self._file("inv_docs"),
+                         *self._file("inv_weights"), np.ascontiguousarray(terms, dtype=np.int64), lengths,
                          np.ascontiguousarray(values, dtype=np.float32), acc, docs, scores)
         return docs[:n], scores[:n]
 
@@ -621,16 +655,17 @@ class BM25Index:
     def _exact_scores(self, terms: np.ndarray, values: np.ndarray, docs: np.ndarray,
                       dense_query: np.ndarray, compiled: bool = False) -> np.ndarray:
         """Exact BM25 of ``docs`` for one query (from the forward index), float64, summed in term order."""
-        fwd_ptr, fwd_terms, fwd_weights = self._array("fwd_ptr"), self._array("fwd_terms"), self._array("fwd_weights")
         if compiled:
             dense_query[terms] = values
             scores = np.empty(len(docs), dtype=np.float64)
             try:
-                self._kernel(kernels.exact_scores, fwd_ptr, fwd_terms, fwd_weights,
-                             np.ascontiguousarray(docs, dtype=np.int64), dense_query, scores)
+                self._kernel(kernels.exact_scores, self._array("fwd_ptr"), *self._file("fwd_terms"),
+                             *self._file("fwd_weights"), np.ascontiguousarray(docs, dtype=np.int64), dense_query,
+                             scores)
             finally:
                 dense_query[terms] = 0.0
             return scores
+        fwd_ptr, fwd_terms, fwd_weights = self._array("fwd_ptr"), self._array("fwd_terms"), self._array("fwd_weights")
         starts, stops = fwd_ptr[docs], fwd_ptr[docs + 1]
         positions = _ranges(starts, stops - starts)
         if not len(positions):

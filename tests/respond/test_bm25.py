@@ -345,3 +345,8 @@ def test_an_index_file_changed_under_a_loaded_index_is_a_model_format_error_not_
         with pytest.raises(ModelFormatError, match="inconsistent BM25 index: (document|term) number out of range"):
             loaded.top_k(queries, 2)
         np.save(path, saved)
+    path = loaded._path("fwd_weights")
+    with open(path, "r+b") as handle:
+        handle.truncate(200)  # the header and a few weights
+    with pytest.raises(ModelFormatError, match="an index file is shorter than its header says"):
+        loaded.top_k(queries, 2)
