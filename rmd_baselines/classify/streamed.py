@@ -240,13 +240,30 @@ class SoftmaxSGD:
         self.learning_rate = float(learning_rate)
         self.l2 = float(l2)
         self.class_weights = np.asarray(class_weights, dtype=np.float32)
+        self._seen = self._position = None  # scratch for `_columns`
 
-    def scores(self, X: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(X @ self.W, dtype=np.float64) + self.b
+    def _columns(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``np.unique(indices, return_inverse=True)`` (inverse as int32), through a mask of all the columns
+        instead of a sort."""
+        if self._seen is None:
+            self._seen = np.zeros(len(self.W), dtype=bool)
+            self._position = np.zeros(len(self.W), dtype=np.int32)
+        self._seen[indices] = True
+        columns = np.flatnonzero(self._seen)
+        self._seen[columns] = False
+        self._position[columns] = np.arange(len(columns), dtype=np.int32)
+        return columns, self._position[indices]
 
     def step(self, X: sp.csr_matrix, y: np.ndarray) -> None:
         n = X.shape[0]
-        z = self.scores(X)
+        if X.nnz:
+            # Only the batch's columns take part: gather their weights once, for the scores and the update.
+            columns, inverse = self._columns(X.indices)
+            compact = sp.csr_matrix((X.data, inverse, X.indptr), shape=(n, len(columns)))
+            W = np.take(self.W, columns, axis=0)  # a faster gather than ``self.W[columns]``
+            z = np.asarray(compact @ W, dtype=np.float64) + self.b
+        else:
+            z = np.zeros((n, len(self.b))) + self.b
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
@@ -255,17 +272,20 @@ class SoftmaxSGD:
         grad_b = p.sum(axis=0)
         p = p.astype(np.float32)
         if X.nnz:
-            columns, inverse = np.unique(X.indices, return_inverse=True)
-            compact = sp.csr_matrix((X.data, inverse.astype(np.int32), X.indptr), shape=(n, len(columns)))
             grad = np.asarray(compact.T @ p, dtype=np.float32)
             if self.l2:
-                grad += self.l2 * self.W[columns]
-            self.acc[columns] += np.mean(grad * grad, axis=1)
-            step = self.learning_rate / np.sqrt(self.acc[columns] + 1e-8)
-            update = step[:, None] * grad
-            self.W[columns] -= update
+                grad += self.l2 * W
+            acc = self.acc[columns] + np.mean(grad * grad, axis=1)
+            self.acc[columns] = acc
+            update = grad
+            update *= (self.learning_rate / np.sqrt(acc + 1e-8))[:, None]
+            W -= update
+            self.W[columns] = W
             if self.averaging:
-                self.U[columns] -= np.float32(self.t) * update
+                U = np.take(self.U, columns, axis=0)
+                update *= np.float32(self.t)
+                U -= update
+                self.U[columns] = U
         self.acc_b += grad_b * grad_b
         update_b = self.learning_rate * grad_b / np.sqrt(self.acc_b + 1e-8)
         self.b -= update_b
