@@ -44,6 +44,28 @@ def test_hashed_grams_are_what_scikit_learn_hashes():
 
 
 
+@pytest.mark.parametrize("ngram_range", [(1, 3), (1, 1), (2, 5), (4, 6)])
+def test_counts_are_scikit_learns_hashed_counts(ngram_range, monkeypatch):
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    import rmd_baselines.classify.streamed as streamed
+
+    rng = np.random.default_rng(0)
+    alphabet = [*"ab Z9,.中文病éß😀𠀀", "\t", "\n", "\u3000", "\x1c", "\x85", "\xa0", "  "]
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 30))) for _ in range(300)] + ["", " \t ", "a", "中"]
+    monkeypatch.setattr(streamed, "COUNT_CHARS", 50)  # many slices
+    for n_features in (2 ** 10, 1000, 7):
+        expected = HashingVectorizer(analyzer="char_wb", ngram_range=ngram_range, n_features=n_features,
+                                     alternate_sign=False, norm=None, lowercase=False,
+                                     dtype=np.float32).transform(texts)
+        expected.sort_indices()
+        counts = HashedFeaturizer(n_features, ngram_range).counts(texts)
+        assert counts.dtype == np.float32 and counts.has_sorted_indices and counts.shape == expected.shape
+        for name in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(counts, name), getattr(expected, name))
+    assert HashedFeaturizer(2 ** 10).counts([]).shape == (0, 2 ** 10)
+
+
 def test_softmax_steps_are_the_plain_formulas_bit_for_bit():
     import scipy.sparse as sp
 
