@@ -383,7 +383,9 @@ class SoftmaxSGD:
         """The averaged weights (the current ones before averaging starts)."""
         if not self.averaging or self.t == 0:
             return self.W.copy(), self.b.copy()
-        return self.W - self.U / np.float32(self.t), self.b - self.U_b / self.t
+        W = self.U / np.float32(self.t)
+        np.subtract(self.W, W, out=W)  # W - U / t with one full-size array, not two
+        return W, self.b - self.U_b / self.t
 
 
 class StreamedClassifier(ClassifierParams):
