@@ -226,14 +226,13 @@ def _hashed_columns(utf8: np.ndarray, begin: np.ndarray, end: np.ndarray, n_feat
     (signed 32-bit MurmurHash3 x86, seed 0; ``abs(h) % n_features``), for all the strings at once."""
     length = (end - begin).astype(np.uint32)
     blocks = length >> np.uint32(2)
-    n_blocks = int(blocks.max(initial=0))
-    padded = np.zeros(len(utf8) + 8 + 4 * n_blocks, dtype=np.uint32)
+    padded = np.zeros(len(utf8) + 4, dtype=np.uint32)
     padded[:len(utf8)] = utf8
-    # The little-endian 32-bit word that starts at each byte.
+    # The little-endian 32-bit word that starts at each byte (and one past the end, for empty tails).
     word = padded[:-3] | (padded[1:-2] << np.uint32(8)) | (padded[2:-1] << np.uint32(16))
     word |= padded[3:] << np.uint32(24)
     h = np.zeros(len(begin), dtype=np.uint32)
-    for j in range(n_blocks):
+    for j in range(int(blocks.max(initial=0))):
         rows = np.flatnonzero(blocks > j)
         part = h[rows] ^ _murmur_mix(word[begin[rows] + 4 * j])
         part = (part << np.uint32(13)) | (part >> np.uint32(19))
