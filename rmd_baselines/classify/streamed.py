@@ -1,10 +1,11 @@
 """The bounded-memory router and recommender (``train route|recommend --scale stream``).
 
-Features: `HashedFeaturizer`, character 1-3-grams with word-boundary marks (scikit-learn's ``HashingVectorizer``,
-analyzer ``char_wb``: each whitespace-separated word is padded with a space) hashed into ``n_features`` columns
-(murmurhash3, no sign flipping), weighted like the in-memory features: sublinear tf ``1 + ln(tf)``, smoothed idf
-``ln((1 + n) / (1 + df)) + 1`` from document frequencies counted in the same pass, each row L2-normalised, float32.
-No vocabulary is kept, so memory does not grow with the corpus.
+Features: `HashedFeaturizer`, character 1-3-grams with word-boundary marks (analyzer ``char_wb``: each
+whitespace-separated word is padded with a space) hashed into ``n_features`` columns (murmurhash3, no sign
+flipping), exactly the counts scikit-learn's ``HashingVectorizer`` gives but hashed with numpy over whole slices of
+texts, weighted like the in-memory features: sublinear tf ``1 + ln(tf)``, smoothed idf ``ln((1 + n) / (1 + df)) + 1``
+from document frequencies counted in the same pass, each row L2-normalised, float32. No vocabulary is kept, so
+memory does not grow with the corpus.
 
 Learner: multinomial logistic regression (softmax) trained by mini-batch SGD with row-wise Adagrad steps, class
 weights "balanced", several passes over a seeded bucketed shuffle of the training rows (`tasks.shuffle`), kept on
@@ -44,6 +45,7 @@ FEATURES_FORMAT_VERSION = 1
 MIN_FEATURES, MAX_FEATURES = 2 ** 12, 2 ** 20
 HOLDOUT_FRACTION, HOLDOUT_MAX = 0.1, 20_000
 CHUNK = 4096  # texts featurized at a time
+COUNT_CHARS = 2 ** 18  # characters `HashedFeaturizer.counts` hashes at a time
 
 
 class HashedFeaturizer:
@@ -60,28 +62,67 @@ class HashedFeaturizer:
         self.n_features = int(n_features)
         self.ngram_range = (int(low), int(high))
         self.idf_ = np.ones(self.n_features, dtype=np.float32)
-        self._vectorizer = None
-
-    def _hasher(self):
-        if self._vectorizer is None:
-            from sklearn.feature_extraction.text import HashingVectorizer
-
-            self._vectorizer = HashingVectorizer(analyzer="char_wb", ngram_range=self.ngram_range,
-                                                 n_features=self.n_features, alternate_sign=False, norm=None,
-                                                 lowercase=False, dtype=np.float32)
-        return self._vectorizer
 
     def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Raw n-gram counts per text (float32, sorted column indices)."""
+        """Raw n-gram counts per text (float32, sorted column indices): the matrix scikit-learn's
+        ``HashingVectorizer`` gives, computed with numpy a slice of texts at a time."""
         if isinstance(texts, str):
             raise UsageError("expected a sequence of texts, got a single text (wrap it in a list)")
         texts = list(texts)
-        for text in texts:
+        # Slices of about COUNT_CHARS characters bound the per-gram work arrays (tens of bytes a gram).
+        parts, start, chars = [], 0, 0
+        for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise UsageError(f"expected texts (str), got {type(text).__name__}")
-        matrix = self._hasher().transform(texts)
+            chars += len(text)
+            if chars >= COUNT_CHARS:
+                parts.append(self._count_slice(texts[start:i + 1]))
+                start, chars = i + 1, 0
+        if start < len(texts) or not parts:
+            parts.append(self._count_slice(texts[start:]))
+        matrix = parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
         matrix.sort_indices()
         return matrix
+
+    def _count_slice(self, texts: list[str]) -> sp.csr_matrix:
+        words: list[str] = []
+        words_per_text = np.zeros(len(texts), dtype=np.int64)
+        for i, text in enumerate(texts):
+            split = text.split()
+            words.extend(split)
+            words_per_text[i] = len(split)
+        low, high = self.ngram_range
+        # Every word padded with a space on each side (``char_wb``), the padded words one after another.
+        padded = "".join(f" {word} " for word in words)
+        codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32)
+        utf8 = np.frombuffer(padded.encode("utf-8"), dtype=np.uint8)
+        byte_offset = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum(1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000), out=byte_offset[1:])
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
+        word_start = np.zeros(len(words), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=word_start[1:])
+        word_of = np.repeat(np.arange(len(words)), lengths)
+        offset_in_word = np.arange(len(codes)) - word_start[word_of]
+        starts, ends = [], []
+        for n in range(low, high + 1):
+            begin = np.flatnonzero(offset_in_word <= (lengths - n)[word_of])
+            starts.append(begin)
+            ends.append(begin + n)
+        short = np.flatnonzero(lengths < low)  # a word shorter than the shortest gram counts once, whole
+        starts.append(word_start[short])
+        ends.append(word_start[short] + lengths[short])
+        begin, end = np.concatenate(starts), np.concatenate(ends)
+        columns = _hashed_columns(utf8, byte_offset[begin], byte_offset[end], self.n_features)
+        rows = np.repeat(np.arange(len(texts)), words_per_text)[word_of[begin]]
+        keys = rows * self.n_features + columns
+        keys.sort()
+        first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
+        counts = np.diff(np.r_[first, len(keys)]).astype(np.float32)
+        keys = keys[first]
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(keys // self.n_features, minlength=len(texts)), out=indptr[1:])
+        return sp.csr_matrix((counts, (keys % self.n_features).astype(np.int32), indptr),
+                             shape=(len(texts), self.n_features))
 
     def set_idf(self, document_frequency: np.ndarray, n_docs: int) -> "HashedFeaturizer":
         df = np.asarray(document_frequency, dtype=np.float64)
@@ -173,6 +214,46 @@ class HashedFeaturizer:
         return featurizer
 
 
+def _murmur_mix(k: np.ndarray) -> np.ndarray:
+    k *= np.uint32(0xCC9E2D51)
+    k = (k << np.uint32(15)) | (k >> np.uint32(17))
+    k *= np.uint32(0x1B873593)
+    return k
+
+
+def _hashed_columns(utf8: np.ndarray, begin: np.ndarray, end: np.ndarray, n_features: int) -> np.ndarray:
+    """The column of every byte string ``utf8[begin:end]`` as scikit-learn's ``HashingVectorizer`` computes it
+    (signed 32-bit MurmurHash3 x86, seed 0; ``abs(h) % n_features``), for all the strings at once."""
+    length = (end - begin).astype(np.uint32)
+    blocks = length >> np.uint32(2)
+    padded = np.zeros(len(utf8) + 4, dtype=np.uint32)
+    padded[:len(utf8)] = utf8
+    # The little-endian 32-bit word that starts at each byte (and one past the end, for empty tails).
+    word = padded[:-3] | (padded[1:-2] << np.uint32(8)) | (padded[2:-1] << np.uint32(16))
+    word |= padded[3:] << np.uint32(24)
+    h = np.zeros(len(begin), dtype=np.uint32)
+    for j in range(int(blocks.max(initial=0))):
+        rows = np.flatnonzero(blocks > j)
+        part = h[rows] ^ _murmur_mix(word[begin[rows] + 4 * j])
+        part = (part << np.uint32(13)) | (part >> np.uint32(19))
+        part *= np.uint32(5)
+        part += np.uint32(0xE6546B64)
+        h[rows] = part
+    tail = word[begin + (blocks << np.uint32(2))]
+    tail &= np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)[length & np.uint32(3)]
+    h ^= _murmur_mix(tail)  # without a tail this mixes in 0, which changes nothing
+    h ^= length
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    signed = h.view(np.int32).astype(np.int64)
+    np.abs(signed, out=signed)
+    signed %= n_features
+    return signed
+
+
 def choose_n_features(n_classes: int, budget_bytes: int | None) -> int:
     """The largest power of two (``MIN_FEATURES`` .. ``MAX_FEATURES``) whose training state (weights, the best
     pass's copy, the averaging sums, Adagrad and idf: ``16 * n_classes + 12`` bytes a column) fits in half of the
@@ -240,13 +321,30 @@ class SoftmaxSGD:
         self.learning_rate = float(learning_rate)
         self.l2 = float(l2)
         self.class_weights = np.asarray(class_weights, dtype=np.float32)
+        self._seen = self._position = None  # scratch for `_columns`
 
-    def scores(self, X: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(X @ self.W, dtype=np.float64) + self.b
+    def _columns(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``np.unique(indices, return_inverse=True)`` (inverse as int32), through a mask of all the columns
+        instead of a sort."""
+        if self._seen is None:
+            self._seen = np.zeros(len(self.W), dtype=bool)
+            self._position = np.zeros(len(self.W), dtype=np.int32)
+        self._seen[indices] = True
+        columns = np.flatnonzero(self._seen)
+        self._seen[columns] = False
+        self._position[columns] = np.arange(len(columns), dtype=np.int32)
+        return columns, self._position[indices]
 
     def step(self, X: sp.csr_matrix, y: np.ndarray) -> None:
         n = X.shape[0]
-        z = self.scores(X)
+        if X.nnz:
+            # Only the batch's columns take part: gather their weights once, for the scores and the update.
+            columns, inverse = self._columns(X.indices)
+            compact = sp.csr_matrix((X.data, inverse, X.indptr), shape=(n, len(columns)))
+            W = np.take(self.W, columns, axis=0)  # a faster gather than ``self.W[columns]``
+            z = np.asarray(compact @ W, dtype=np.float64) + self.b
+        else:
+            z = np.zeros((n, len(self.b))) + self.b
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
@@ -255,17 +353,20 @@ class SoftmaxSGD:
         grad_b = p.sum(axis=0)
         p = p.astype(np.float32)
         if X.nnz:
-            columns, inverse = np.unique(X.indices, return_inverse=True)
-            compact = sp.csr_matrix((X.data, inverse.astype(np.int32), X.indptr), shape=(n, len(columns)))
             grad = np.asarray(compact.T @ p, dtype=np.float32)
             if self.l2:
-                grad += self.l2 * self.W[columns]
-            self.acc[columns] += np.mean(grad * grad, axis=1)
-            step = self.learning_rate / np.sqrt(self.acc[columns] + 1e-8)
-            update = step[:, None] * grad
-            self.W[columns] -= update
+                grad += self.l2 * W
+            acc = self.acc[columns] + np.mean(grad * grad, axis=1)
+            self.acc[columns] = acc
+            update = grad
+            update *= (self.learning_rate / np.sqrt(acc + 1e-8))[:, None]
+            W -= update
+            self.W[columns] = W
             if self.averaging:
-                self.U[columns] -= np.float32(self.t) * update
+                U = np.take(self.U, columns, axis=0)
+                update *= np.float32(self.t)
+                U -= update
+                self.U[columns] = U
         self.acc_b += grad_b * grad_b
         update_b = self.learning_rate * grad_b / np.sqrt(self.acc_b + 1e-8)
         self.b -= update_b
@@ -281,7 +382,9 @@ class SoftmaxSGD:
         """The averaged weights (the current ones before averaging starts)."""
         if not self.averaging or self.t == 0:
             return self.W.copy(), self.b.copy()
-        return self.W - self.U / np.float32(self.t), self.b - self.U_b / self.t
+        W = self.U / np.float32(self.t)
+        np.subtract(self.W, W, out=W)  # W - U / t with one full-size array, not two
+        return W, self.b - self.U_b / self.t
 
 
 class StreamedClassifier(ClassifierParams):

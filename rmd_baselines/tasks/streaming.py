@@ -10,9 +10,9 @@ does the same work in two kinds of pass over the file:
    group, ascending order key, the first ``r(n * test)`` are test, the next ``r(n * valid)`` valid, the rest train.
    Sorting by the 128-bit prefix of the digest is sorting by the hex digest itself unless two ids share those 128
    bits, which is checked (a `RmdError`; no SHA-256 collision of that size is known).
-3. `StreamedSplit.iter_part` re-reads the file and yields the dialogues of one part, in file order, one at a time;
-   `StreamedSplit.protocol_order` lists a part's records group by group in order-key order, as split files are
-   written.
+3. `StreamedSplit.iter_part` re-reads the file and yields the dialogues of one part (parsing only its lines), in
+   file order, one at a time; `StreamedSplit.protocol_order` lists a part's records group by group in order-key
+   order, as split files are written.
 
 The label of a record is the caller's function (`label_of`); records whose label is None form their own group
 (generation) or can be dropped with ``drop_unlabelled`` (classification), and `filter_rare` drops the records of
@@ -29,7 +29,7 @@ from typing import Callable, Hashable, Iterator
 import numpy as np
 
 from ..corpus.model import Dialogue
-from ..corpus.reader import ReadReport, read_numbered_dialogues
+from ..corpus.reader import ReadReport, decode_line, iter_lines, parse_record, read_numbered_dialogues
 from ..errors import RmdError
 from .splits import round_half_up
 
@@ -154,19 +154,19 @@ class StreamedSplit:
         return self.scan.lines[self.parts == PART_CODES[part]]
 
     def iter_part(self, part: str) -> Iterator[Dialogue]:
-        """The part's dialogues in file order, read from the file again (invalid records were skipped or had
-        stopped the scan, so they are skipped here)."""
+        """The part's dialogues in file order, read from the file again. Only the part's lines are parsed (the scan
+        validated every record already and left out the invalid ones)."""
         lines = self.part_lines(part)
         if not len(lines):
             return
         wanted = np.zeros(int(lines[-1]) + 1, dtype=bool)
         wanted[lines] = True
-        limit = len(wanted)
-        for number, dialogue in read_numbered_dialogues(self.path, skip_invalid=True):
+        limit, path = len(wanted), self.path
+        for number, raw in iter_lines(path):
             if number >= limit:
                 break
             if wanted[number]:
-                yield dialogue
+                yield parse_record(f"{path}:{number}", decode_line(path, number, raw))
 
     def protocol_order(self, part: str) -> np.ndarray:
         """Line numbers of the part's records in the order split files list them (group by group, order key)."""

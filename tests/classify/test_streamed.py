@@ -43,6 +43,75 @@ def test_hashed_grams_are_what_scikit_learn_hashes():
         assert span and "".join(text[p] for p in span) == gram.strip(" ") or gram.strip(" ") == ""
 
 
+
+@pytest.mark.parametrize("ngram_range", [(1, 3), (1, 1), (2, 5), (4, 6)])
+def test_counts_are_scikit_learns_hashed_counts(ngram_range, monkeypatch):
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    import rmd_baselines.classify.streamed as streamed
+
+    rng = np.random.default_rng(0)
+    alphabet = [*"ab Z9,.中文病éß😀𠀀", "\t", "\n", "\u3000", "\x1c", "\x85", "\xa0", "  "]
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 30))) for _ in range(300)] + ["", " \t ", "a", "中"]
+    monkeypatch.setattr(streamed, "COUNT_CHARS", 50)  # many slices
+    for n_features in (2 ** 10, 1000, 7):
+        expected = HashingVectorizer(analyzer="char_wb", ngram_range=ngram_range, n_features=n_features,
+                                     alternate_sign=False, norm=None, lowercase=False,
+                                     dtype=np.float32).transform(texts)
+        expected.sort_indices()
+        counts = HashedFeaturizer(n_features, ngram_range).counts(texts)
+        assert counts.dtype == np.float32 and counts.has_sorted_indices and counts.shape == expected.shape
+        for name in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(counts, name), getattr(expected, name))
+    assert HashedFeaturizer(2 ** 10).counts([]).shape == (0, 2 ** 10)
+
+
+def test_softmax_steps_are_the_plain_formulas_bit_for_bit():
+    import scipy.sparse as sp
+
+    from rmd_baselines.classify.streamed import SoftmaxSGD
+
+    rng = np.random.default_rng(0)
+    n_features, n_classes = 500, 4
+    weights = rng.uniform(0.5, 2.0, n_classes)
+    learner = SoftmaxSGD(n_features, n_classes, 0.2, 1e-3, weights, average=True)
+    W, U = np.zeros((n_features, n_classes), np.float32), np.zeros((n_features, n_classes), np.float32)
+    acc = np.zeros(n_features, np.float32)
+    b, U_b, acc_b, t = np.zeros(n_classes), np.zeros(n_classes), np.zeros(n_classes), 0
+    for step in range(12):
+        if step == 4:
+            learner.start_averaging()
+        X = sp.random(16, n_features, density=0.05 if step != 7 else 0.0, format="csr", dtype=np.float32,
+                      random_state=step)
+        y = rng.integers(0, n_classes, 16)
+        learner.step(X, y)
+        # The plain formulas on the whole matrix.
+        z = np.asarray(X @ W, dtype=np.float64) + b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(16), y] -= 1.0
+        p *= (learner.class_weights[y] / 16)[:, None]
+        grad_b = p.sum(axis=0)
+        if X.nnz:
+            columns, inverse = np.unique(X.indices, return_inverse=True)
+            compact = sp.csr_matrix((X.data, inverse.astype(np.int32), X.indptr), shape=(16, len(columns)))
+            grad = np.asarray(compact.T @ p.astype(np.float32), dtype=np.float32) + np.float32(1e-3) * W[columns]
+            acc[columns] += np.mean(grad * grad, axis=1)
+            update = (0.2 / np.sqrt(acc[columns] + 1e-8))[:, None] * grad
+            W[columns] -= update
+            if step >= 4:
+                U[columns] -= np.float32(t) * update
+        acc_b += grad_b * grad_b
+        update_b = 0.2 * grad_b / np.sqrt(acc_b + 1e-8)
+        b -= update_b
+        if step >= 4:
+            U_b -= t * update_b
+            t += 1
+        for mine, plain in ((learner.W, W), (learner.U, U), (learner.acc, acc), (learner.b, b), (learner.U_b, U_b)):
+            assert mine.tobytes() == plain.tobytes()
+
+
 def test_weighting_is_sublinear_tfidf_with_unit_rows():
     featurizer = HashedFeaturizer(2 ** 12)
     counts = featurizer.counts(["胸闷胸闷胸闷", "头晕"])
