@@ -1,4 +1,4 @@
-"""Okapi BM25 over an on-disk, memory-mapped index: built in bounded memory, searched with a budgeted first pass.
+"""Okapi BM25 over an on-disk index: built in bounded memory, searched with a budgeted first pass.
 
 For a query q and a document d (Robertson & Zaragoza 2009, the form Lucene uses)::
 
@@ -294,7 +294,7 @@ class BM25Index:
     Fitted attributes: ``vocabulary_`` (terms in order of first occurrence; for `KeyedBatch` input, a batch's new
     terms in key order), ``idf_`` (per term),
     ``document_frequency_``, ``doc_length_`` (weighted document lengths), ``avg_doc_length_``, ``n_docs_``,
-    ``n_postings_`` and ``directory_`` (where the memory-mapped index files are).
+    ``n_postings_`` and ``directory_`` (where the index files are).
     """
 
     def __init__(self, k1: float = 1.5, b: float = 0.75, idf: str = "lucene", prefilter: int | None = None,

@@ -9,7 +9,7 @@ Similarity is BM25 (`rmd_baselines.respond.bm25`) between contexts represented a
 Search is two-pass by default (``prefilter``, see `BM25Index`): a cheap first pass that reads at most
 ``prefilter_budget`` postings of each query's rarest terms keeps ``prefilter`` training contexts, which are then
 scored exactly; ``prefilter=None`` scores every context. The index is built in bounded memory and kept on disk
-(memory-mapped), so a responder over millions of training contexts fits in a few GiB.
+(a search reads only what it needs), so a responder over millions of training contexts fits in a few GiB.
 
 Candidates are the responses of the best-scoring training contexts, best first, each with its BM25 score
 (response texts that differ only in whitespace are one response). With ``dedupe`` a response is listed once (at
@@ -38,7 +38,7 @@ from .base import Reply, check_contexts, check_k
 from .bm25 import DEFAULT_BUDGET, BM25Index, KeyedBatch
 
 FORMAT_NAME = "rmd_baselines-retrieval-responder"
-FORMAT_VERSION = 2  # 2: the BM25 index is on disk (memory-mapped .npy files); version 1 models are refused
+FORMAT_VERSION = 2  # 2: the BM25 index is on disk (.npy files); version 1 models are refused
 UNITS = ("char", "word")
 
 
