@@ -362,8 +362,11 @@ class BM25Index:
         self._file_prefix = prefix
         self._finalizer = weakref.finalize(self, shutil.rmtree, directory, True) if owned else None
         self._arrays: dict[str, np.ndarray] = {}
-        self._files: dict[str, tuple[int, int]] = {}
-        weakref.finalize(self, _close_files, self._files)
+        if hasattr(self, "_files"):  # fitted again: the previous index's files
+            _close_files(self._files)
+        else:
+            self._files: dict[str, tuple[int, int]] = {}
+            weakref.finalize(self, _close_files, self._files)
         self._scratch = None
         self._lock = threading.Lock()
 
