@@ -43,7 +43,6 @@ def test_hashed_grams_are_what_scikit_learn_hashes():
         assert span and "".join(text[p] for p in span) == gram.strip(" ") or gram.strip(" ") == ""
 
 
-
 @pytest.mark.parametrize("ngram_range", [(1, 3), (1, 1), (2, 5), (4, 6)])
 def test_counts_are_scikit_learns_hashed_counts(ngram_range, monkeypatch):
     from sklearn.feature_extraction.text import HashingVectorizer
