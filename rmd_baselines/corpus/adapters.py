@@ -87,6 +87,8 @@ def read_text(path: str, encoding: str = "auto", utf8_when_valid: bool = False) 
             raise DataError(f"{path}: cannot read compressed file ({exc})") from None
     if raw.startswith(BOM):
         raw = raw[len(BOM):]
+        if encoding == "auto":
+            encoding = "utf-8"  # a BOM always means UTF-8, strictly: never refused as ambiguous
     if encoding != "auto":
         try:
             return raw.decode(encoding), encoding

@@ -321,3 +321,15 @@ def test_json_in_utf8_without_chinese_is_read_not_refused_as_ambiguous(tmp_path,
                    "utf-8")
     [record] = read_foreign(src, "json")
     assert record.turns[0].text == text
+
+
+def test_a_utf8_bom_means_utf8_even_where_the_bytes_after_it_would_be_ambiguous(tmp_path):
+    # Deep fuzz run: a BOM-marked file whose only non-ASCII text is “ (E2 80 9C, valid GB18030 too) was refused as
+    # ambiguous; the documented rule says a BOM always means UTF-8, strictly.
+    src = tmp_path / "bom.csv"
+    src.write_bytes(b"\xef\xbb\xbfdepartment,title,ask,answer\n,,0,\xe2\x80\x9c@\n")
+    assert read_text(str(src)) == ("department,title,ask,answer\n,,0,\u201c@\n", "utf-8")
+    assert list(read_foreign(src, "csv"))[0].turns[1].text == "\u201c@"
+    src.write_bytes(b"\xef\xbb\xbfdepartment,title,ask,answer\n,,0,\xcd\xb4\xff\n")  # not UTF-8 after the BOM
+    with pytest.raises(DataError, match=r"bom.csv:2: encoding: not valid utf-8 \(byte offset 34\)"):
+        read_text(str(src))
