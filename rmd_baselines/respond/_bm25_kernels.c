@@ -66,11 +66,20 @@ read_items(int fd, int64_t offset, void *out, int64_t first, int64_t count, int 
 static PyObject *
 raise_problem(const char *problem, int saved_errno)
 {
+    if (strcmp(problem, "memory") == 0)
+        return PyErr_NoMemory();
     if (strcmp(problem, "io") == 0) {
         errno = saved_errno;
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     return PyErr_Format(PyExc_ValueError, "inconsistent BM25 index: %s", problem);
+}
+
+static void
+release(Py_buffer **buffers, size_t count)
+{
+    for (size_t b = 0; b < count; b++)
+        PyBuffer_Release(buffers[b]);
 }
 
 /* first_pass(inv_ptr, docs_fd, docs_offset, weights_fd, weights_offset, terms, lengths, values, acc, docs_out,
@@ -169,8 +178,7 @@ first_pass(PyObject *self, PyObject *args)
 done:
     free(docs);
     free(weights);
-    for (size_t b = 0; b < sizeof(all) / sizeof(all[0]); b++)
-        PyBuffer_Release(all[b]);
+    release(all, sizeof(all) / sizeof(all[0]));
     return result;
 }
 
@@ -241,17 +249,14 @@ exact_scores(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
 
-    if (problem && strcmp(problem, "memory") == 0)
-        PyErr_NoMemory();
-    else if (problem)
+    if (problem)
         raise_problem(problem, saved_errno);
     else
         result = Py_NewRef(Py_None);
 done:
     free(terms);
     free(weights);
-    for (size_t b = 0; b < sizeof(all) / sizeof(all[0]); b++)
-        PyBuffer_Release(all[b]);
+    release(all, sizeof(all) / sizeof(all[0]));
     return result;
 }
 
