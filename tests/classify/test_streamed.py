@@ -9,7 +9,7 @@ import pytest
 from rmd_baselines.classify.classifier import load_model
 from rmd_baselines.classify.explain import HashedFeatureMap, check_sum, explain_classification, leaf_parts
 from rmd_baselines.classify.streamed import (HashedFeaturizer, StreamedRecommender, StreamedRouter,
-                                             choose_n_features, macro_f1)
+                                             choose_n_features, macro_f1, weighted_log_loss)
 from rmd_baselines.errors import ModelFormatError, UsageError
 from rmd_baselines.tasks import ClassificationSettings, build_classification_task
 
@@ -205,6 +205,9 @@ def test_macro_f1_matches_scikit_learn():
 def test_bad_parameters():
     with pytest.raises(UsageError):
         StreamedRouter(learning_rate=0).fit(["a", "b"], ["x", "y"])
+    for power in (-0.1, 1.5, True, "0.3", float("nan")):
+        with pytest.raises(UsageError, match="class_weight_power"):
+            StreamedRouter(class_weight_power=power).fit(["a", "b"], ["x", "y"])
     with pytest.raises(UsageError):
         StreamedRouter().fit("ab", ["x"])
 
@@ -223,3 +226,51 @@ def test_offsets_only_raise_the_held_out_macro_f1():
     calm = np.eye(3)[y] * 5.0  # already perfect: nothing to change
     offsets, before, after = tune_offsets(calm, y, 3)
     assert before == after == 1.0 and not offsets.any()
+
+
+def test_power_zero_weighs_like_no_class_weights(data):
+    rare = data.train_labels[0]
+    keep = [i for i, label in enumerate(data.train_labels) if label != rare or i % 4 == 0]  # one class 4x rarer
+    texts, labels = [data.train_texts[i] for i in keep], [data.train_labels[i] for i in keep]
+    ids = [data.train[i].id for i in keep]
+    flat = StreamedRouter(**SMALL, class_weight_power=0).fit(texts, labels, ids=ids)
+    unweighted = StreamedRouter(**SMALL, class_weight=None).fit(texts, labels, ids=ids)
+    assert np.array_equal(flat.head_.coef, unweighted.head_.coef)
+    full = StreamedRouter(**SMALL, class_weight_power=1).fit(texts, labels, ids=ids)
+    assert not np.array_equal(full.head_.coef, flat.head_.coef)  # the weights reach the learner
+
+
+def test_passes_stop_when_the_held_out_loss_stops_falling(data):
+    ids = [d.id for d in data.train]
+    model = StreamedRouter(n_features=2 ** 14, max_epochs=30, tol=0.1).fit(data.train_texts, data.train_labels,
+                                                                            ids=ids)
+    losses = [entry["loss"] for entry in model.training_["held_out_by_pass"]]
+    assert 2 <= len(losses) < 30
+    best = losses[0]
+    for loss in losses[1:-1]:  # every pass but the last lowered the best loss by more than 10 %
+        assert loss < best * 0.9
+        best = min(best, loss)
+    assert not losses[-1] < best * 0.9
+    assert model.training_["epochs"] == int(np.argmin(losses)) + 1
+
+
+def test_weighted_log_loss_is_the_weighted_cross_entropy():
+    scores = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [-3.0, 1.0, 4.0]])
+    y = np.array([0, 1, 2])
+    weights = np.array([1.0, 3.0, 0.5])
+    p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    nll = -np.log(p[np.arange(3), y])
+    assert weighted_log_loss(scores, y, weights) == pytest.approx((weights[y] * nll).sum() / weights[y].sum())
+
+
+def test_a_model_saved_before_the_weight_power_existed_loads_as_fully_balanced(router, tmp_path):
+    router.save(tmp_path / "m")
+    bundle = json.loads((tmp_path / "m" / "model.json").read_text())
+    del bundle["params"]["class_weight_power"]
+    (tmp_path / "m" / "model.json").write_text(json.dumps(bundle))
+    from rmd_baselines.persist import MANIFEST, file_sha256
+
+    manifest = json.loads((tmp_path / "m" / MANIFEST).read_text())
+    manifest["files"]["model.json"] = file_sha256(str(tmp_path / "m" / "model.json"))
+    (tmp_path / "m" / MANIFEST).write_text(json.dumps(manifest))
+    assert load_model(tmp_path / "m", kinds="route").class_weight_power == 1.0
