@@ -11,7 +11,10 @@ on the selection slice. The test split is never read. Each configuration is trai
 Writes ``benchmarks/results/stream_weights.json`` and ``stream_weights.md``.
 
     python benchmarks/bench_stream_weights.py [--sizes 100000 [1000000]] [--tasks route recommend]
-        [--powers 0 0.3 0.5 1] [--learning-rates 0.1 0.2] [--work DIR]
+        [--powers 0 0.3 0.5 1] [--learning-rates 0.1 0.2] [--work DIR] [--merge]
+
+``--merge`` keeps the rows of the committed results for the (size, task) pairs this run does not measure, with the
+command that measured them, so a long 1M run can be added to the 100k grid.
 """
 
 from __future__ import annotations
@@ -89,8 +92,7 @@ def render(report: dict) -> str:
     lines = [
         "# Streamed classifiers: choosing the class-weight power and the learning rate",
         "",
-        f"Measured {report['date']} on {report['machine']} (commit {report['code']}). Command: "
-        f"`{report['command']}`.",
+        f"Machine: {report['machine']}. Each table names the date, commit and command that measured it.",
         "",
         "Trained on 90 % of the protocol's train split of each synthetic corpus and scored on the other 10 % (the "
         "selection slice, records chosen by a seeded hash of their id); the test split is never read. Power 1 is "
@@ -104,6 +106,7 @@ def render(report: dict) -> str:
                 continue
             lines += [f"## {task}, {size:,} dialogues ({rows[0]['fit_records']:,} records fitted, "
                       f"{rows[0]['selection_records']:,} scored)", "",
+                      f"Measured {rows[0]['date']} (commit {rows[0]['code']}): `{rows[0]['command']}`", "",
                       "| learning rate | power | macro-F1 | accuracy | passes | CPU s |",
                       "|---:|---:|---:|---:|---:|---:|"]
             best = max(rows, key=lambda r: (r["macro_f1"], r["accuracy"]))
@@ -123,6 +126,7 @@ def main() -> int:
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[0.1, 0.2])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "work"), help="Where the corpora are cached.")
+    parser.add_argument("--merge", action="store_true", help="Keep the committed rows of sizes and tasks not run.")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -132,13 +136,16 @@ def main() -> int:
         for task in args.tasks:
             for row in selection_run(task, corpus, args.seed, args.powers, args.learning_rates):
                 rows.append({"dialogues": size, **row})
-    report = {
-        "date": datetime.date.today().isoformat(),
-        "code": code_version(),
-        "machine": machine(),
-        "command": "python benchmarks/bench_stream_weights.py " + " ".join(sys.argv[1:]),
-        "sizes": args.sizes, "tasks": args.tasks, "seed": args.seed, "rows": rows,
-    }
+    command = "python benchmarks/bench_stream_weights.py " + " ".join(sys.argv[1:])
+    stamp = {"date": datetime.date.today().isoformat(), "code": code_version(), "command": command}
+    rows = [{**row, **stamp} for row in rows]
+    measured = {(row["dialogues"], row["task"]) for row in rows}
+    if args.merge and (RESULTS / "stream_weights.json").is_file():
+        earlier = json.loads((RESULTS / "stream_weights.json").read_text(encoding="utf-8"))["rows"]
+        rows = [row for row in earlier if (row["dialogues"], row["task"]) not in measured] + rows
+    rows.sort(key=lambda row: (row["dialogues"], ("route", "recommend").index(row["task"])))
+    report = {"machine": machine(), "seed": args.seed, "rows": rows,
+              "sizes": sorted({row["dialogues"] for row in rows}), "tasks": ["route", "recommend"]}
     RESULTS.mkdir(parents=True, exist_ok=True)
     with atomic_open(RESULTS / "stream_weights.json") as out:
         json.dump(report, out, ensure_ascii=False, indent=1)
