@@ -9,10 +9,11 @@ memory does not grow with the corpus.
 
 Learner: multinomial logistic regression (softmax) trained by mini-batch SGD with row-wise Adagrad steps, several
 passes over a seeded bucketed shuffle of the training rows (`tasks.shuffle`), kept on disk as hashed counts so texts
-are featurized once. Class weights are scikit-learn's "balanced" ones damped, ``(n / (k n_c)) ** 0.3``: at power 1 a
-class 100 times rarer weighs 100 times more, which over-predicts the rare classes of a long-tailed label set and makes
-their steps erratic; at 0 the rare classes are under-predicted. The power was chosen on held-out parts of train splits
-(`benchmarks/bench_stream_weights.py`). A held-out slice of the train split (records whose
+are featurized once. Class weights are scikit-learn's "balanced" ones damped, ``(n / (k n_c)) ** p`` (p = 0.3 for
+routing, 0.5 for recommendation): at power 1 a class 100 times rarer weighs 100 times more, which over-predicts the
+rare classes of a long-tailed label set and makes their steps erratic; at 0 the rare classes are under-predicted.
+The power and the learning rate (0.1 for routing, 0.2 for recommendation) were chosen on held-out parts of train
+splits (`benchmarks/bench_stream_weights.py`). A held-out slice of the train split (records whose
 ``sha256(f"{seed}:holdout:{id}")`` key is smallest, at most 10 % and 20,000 records) chooses the number of passes:
 training stops at the first pass that lowers its loss (the class-weighted cross-entropy, the training objective) by
 less than 0.5 % and keeps the lowest-loss weights. This is the regularisation: the right amount moves with corpus
@@ -664,9 +665,24 @@ class StreamedRouter(StreamedClassifier):
 
 
 class StreamedRecommender(StreamedClassifier):
-    """Doctor recommendation trained in bounded memory (saved as a ``recommend`` model)."""
+    """Doctor recommendation trained in bounded memory (saved as a ``recommend`` model).
+
+    Its defaults differ from the router's in two settings, both the best of `benchmarks/bench_stream_weights.py`'s
+    selection for this task: learning rate 0.2 (at 0.1 the passes run out before the held-out loss settles) and class
+    weight power 0.5.
+    """
 
     KIND = "recommend"
+
+    def __init__(self, n_features: int | None = None, memory_budget: int | None = None,
+                 char_ngram_range: tuple[int, int] = (1, 3), learning_rate: float = 0.2, l2: float = 0.0,
+                 batch_size: int = 256, max_epochs: int = 10, patience: int = 1, tol: float = 0.005,
+                 average: bool = True, tune_offsets: bool = False, n_buckets: int = 64,
+                 class_weight: str | None = "balanced", class_weight_power: float = 0.5, seed: int = 0):
+        super().__init__(n_features=n_features, memory_budget=memory_budget, char_ngram_range=char_ngram_range,
+                         learning_rate=learning_rate, l2=l2, batch_size=batch_size, max_epochs=max_epochs,
+                         patience=patience, tol=tol, average=average, tune_offsets=tune_offsets, n_buckets=n_buckets,
+                         class_weight=class_weight, class_weight_power=class_weight_power, seed=seed)
 
 
 STREAMED_ESTIMATORS = {cls.__name__: cls for cls in (StreamedRouter, StreamedRecommender)}
