@@ -32,6 +32,7 @@ the memory budget (at most 2^20 columns).
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
 from typing import Callable, Iterable, Iterator, Sequence
@@ -466,7 +467,7 @@ class StreamedClassifier(ClassifierParams):
             if not getattr(self, name) > 0:
                 raise UsageError(f"{name} must be > 0, got {getattr(self, name)!r}")
         power = self.class_weight_power
-        if isinstance(power, bool) or not isinstance(power, (int, float)) or not 0 <= power <= 1:
+        if isinstance(power, bool) or not isinstance(power, numbers.Real) or not 0 <= power <= 1:
             raise UsageError(f"class_weight_power must be between 0 and 1, got {self.class_weight_power!r}")
         if not self.tol >= 0:
             raise UsageError(f"tol must be >= 0, got {self.tol!r}")

@@ -208,6 +208,7 @@ def test_bad_parameters():
     for power in (-0.1, 1.5, True, "0.3", float("nan")):
         with pytest.raises(UsageError, match="class_weight_power"):
             StreamedRouter(class_weight_power=power).fit(["a", "b"], ["x", "y"])
+    StreamedRouter(class_weight_power=np.float32(0.5), **SMALL).fit(["a b", "c d"], ["x", "y"])  # numpy numbers do
     with pytest.raises(UsageError):
         StreamedRouter().fit("ab", ["x"])
 
