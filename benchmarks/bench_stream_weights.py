@@ -49,10 +49,13 @@ def selection_run(task: str, corpus: Path, seed: int, powers: list[float], rates
     data = streamed_task(corpus, settings)
     index = {label: i for i, label in enumerate(data.labels)}
     threshold = np.uint64(int(SELECTION_FRACTION * 2 ** 64))
-    chosen_texts, chosen_labels = [], []
+    chosen_texts, chosen_labels, selected = [], [], []
     fit_counts = np.zeros(len(data.labels), dtype=np.int64)
-    for dialogue, text, label in data.iter_records("train"):  # one pass: the selection slice, the fit counts
-        if shuffle_keys([dialogue.id], seed, "select")[0] < threshold:
+    # One pass decides each record's side (the records come back in the same file order every pass) and keeps the
+    # selection slice; the fitting passes only read ``selected``.
+    for dialogue, text, label in data.iter_records("train"):
+        selected.append(bool(shuffle_keys([dialogue.id], seed, "select")[0] < threshold))
+        if selected[-1]:
             chosen_texts.append(text)
             chosen_labels.append(label)
         else:
@@ -60,8 +63,8 @@ def selection_run(task: str, corpus: Path, seed: int, powers: list[float], rates
 
     def chunks():
         texts, codes, ids = [], [], []
-        for dialogue, text, label in data.iter_records("train"):
-            if shuffle_keys([dialogue.id], seed, "select")[0] < threshold:
+        for chosen, (dialogue, text, label) in zip(selected, data.iter_records("train")):
+            if chosen:
                 continue
             texts.append(text)
             codes.append(index[label])
