@@ -1,26 +1,29 @@
-"""How the streamed router's and recommender's class-weight power and learning rate were chosen, on training data only.
+"""How the streamed router's and recommender's class-weight power, learning rate and hidden layer were chosen, on
+training data only.
 
 For each synthetic corpus size and task, the protocol's train split (``--min-count 2 --seed 0``, the split
 ``train route|recommend`` uses) is cut once more: the records whose ``sha256(f"{seed}:select:{id}")`` keys are in the
 lowest 10 % form a *selection* slice, and `StreamedRouter`/`StreamedRecommender` is trained on the other 90 % (its
-own early-stopping slice is carved from those) with every combination of ``class_weight_power`` (the exponent of the
-balanced weights ``n / (k n_c)``: 1 is scikit-learn's "balanced", 0 unweighted) and ``learning_rate``, then scored
+own early-stopping slice is carved from those) with every combination of ``hidden`` (units of a hidden ReLU layer, 0
+for softmax regression), ``class_weight_power`` (the exponent of the balanced weights ``n / (k n_c)``: 1 is
+scikit-learn's "balanced", 0 unweighted) and ``learning_rate``, then scored
 on the selection slice. The test split is never read. Each configuration is trained in this process one after another
 (CPU seconds from ``time.process_time``).
 
 Writes ``benchmarks/results/stream_weights.json`` and ``stream_weights.md``.
 
     python benchmarks/bench_stream_weights.py [--sizes 100000 [1000000]] [--tasks route recommend]
-        [--powers 0 0.3 0.5 1] [--learning-rates 0.1 0.2] [--work DIR] [--merge] [--render-only]
+        [--hidden 0] [--powers 0 0.3 0.5 1] [--learning-rates 0.1 0.2] [--work DIR] [--merge] [--render-only]
 
-``--merge`` keeps the rows of the committed results for the (size, task) pairs this run does not measure, with the
-command that measured them, so a long 1M run can be added to the 100k grid.
+``--merge`` keeps the rows of the committed results for the (size, task, hidden) triples this run does not measure,
+with the command that measured them, so a long 1M run can be added to the 100k grid.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import sys
 import time
@@ -44,7 +47,8 @@ SELECTION_FRACTION = 0.1
 CHUNK = 4096
 
 
-def selection_run(task: str, corpus: Path, seed: int, powers: list[float], rates: list[float]) -> list[dict]:
+def selection_run(task: str, corpus: Path, seed: int, hiddens: list[int], powers: list[float], rates: list[float]
+                  ) -> list[dict]:
     settings = ClassificationSettings(task=task, min_count=2, seed=seed)
     data = streamed_task(corpus, settings)
     index = {label: i for i, label in enumerate(data.labels)}
@@ -76,27 +80,26 @@ def selection_run(task: str, corpus: Path, seed: int, powers: list[float], rates
             yield texts, np.array(codes, dtype=np.int32), ids
 
     rows = []
-    for rate in rates:
-        for power in powers:
-            estimator = STREAMED_FOR_TASK[task](learning_rate=rate, class_weight_power=power, seed=seed)
-            started = time.process_time()
-            estimator.fit_chunks(chunks, data.labels, fit_counts)
-            cpu = time.process_time() - started
-            scores = classification_scores(chosen_labels, list(estimator.predict(chosen_texts)))
-            rows.append({"task": task, "fit_records": int(fit_counts.sum()), "selection_records": len(chosen_texts),
-                         "learning_rate": rate, "class_weight_power": power,
-                         "macro_f1": round(scores["macro_f1"], 4), "accuracy": round(scores["accuracy"], 4),
-                         "passes": estimator.training_["epochs"], "cpu_seconds": round(cpu, 1)})
-            print(json.dumps(rows[-1]), flush=True)
+    for hidden, rate, power in itertools.product(hiddens, rates, powers):
+        estimator = STREAMED_FOR_TASK[task](hidden=hidden, learning_rate=rate, class_weight_power=power, seed=seed)
+        started = time.process_time()
+        estimator.fit_chunks(chunks, data.labels, fit_counts)
+        cpu = time.process_time() - started
+        scores = classification_scores(chosen_labels, list(estimator.predict(chosen_texts)))
+        rows.append({"task": task, "fit_records": int(fit_counts.sum()), "selection_records": len(chosen_texts),
+                     "hidden": hidden, "learning_rate": rate, "class_weight_power": power,
+                     "macro_f1": round(scores["macro_f1"], 4), "accuracy": round(scores["accuracy"], 4),
+                     "passes": estimator.training_["epochs"], "cpu_seconds": round(cpu, 1)})
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def task_defaults() -> dict:
-    """The learning rate and class-weight power each task's streamed estimator uses by default."""
+    """The hidden units, learning rate and class-weight power each task's streamed estimator uses by default."""
     out = {}
     for task, cls in STREAMED_FOR_TASK.items():
         params = cls().get_params()
-        out[task] = {name: params[name] for name in ("learning_rate", "class_weight_power")}
+        out[task] = {name: params[name] for name in ("hidden", "learning_rate", "class_weight_power")}
     return out
 
 
@@ -108,9 +111,10 @@ def render(report: dict) -> str:
         "",
         "Trained on 90 % of the protocol's train split of each synthetic corpus and scored on the other 10 % (the "
         "selection slice, records chosen by a seeded hash of their id); the test split is never read. Power 1 is "
-        "scikit-learn's \"balanced\" weights, 0 no class weights. Defaults: "
-        + "; ".join(f"{task}: learning rate {defaults['learning_rate']}, power {defaults['class_weight_power']}"
-                    for task, defaults in task_defaults().items()) + ".",
+        "scikit-learn's \"balanced\" weights, 0 no class weights; hidden 0 is softmax regression, otherwise the "
+        "units of one hidden ReLU layer. Defaults: "
+        + "; ".join(f"{task}: hidden {defaults['hidden']}, learning rate {defaults['learning_rate']}, power "
+                    f"{defaults['class_weight_power']}" for task, defaults in task_defaults().items()) + ".",
         "",
     ]
     for size in report["sizes"]:
@@ -119,15 +123,16 @@ def render(report: dict) -> str:
             if not rows:
                 continue
             lines += [f"## {task}, {size:,} dialogues ({rows[0]['fit_records']:,} records fitted, "
-                      f"{rows[0]['selection_records']:,} scored)", "",
-                      f"Measured {rows[0]['date']} (commit {rows[0]['code']}): `{rows[0]['command']}`", "",
-                      "| learning rate | power | macro-F1 | accuracy | passes | CPU s |",
-                      "|---:|---:|---:|---:|---:|---:|"]
+                      f"{rows[0]['selection_records']:,} scored)", ""]
+            for run in sorted({(r["date"], r["code"], r["command"]) for r in rows}):
+                lines.append(f"Measured {run[0]} (commit {run[1]}): `{run[2]}`")
+            lines += ["", "| hidden | learning rate | power | macro-F1 | accuracy | passes | CPU s |",
+                      "|---:|---:|---:|---:|---:|---:|---:|"]
             best = max(rows, key=lambda r: (r["macro_f1"], r["accuracy"]))
             for r in rows:
                 mark = " **(best)**" if r is best else ""
-                lines.append(f"| {r['learning_rate']} | {r['class_weight_power']}{mark} | {r['macro_f1']:.4f} | "
-                             f"{r['accuracy']:.4f} | {r['passes']} | {r['cpu_seconds']:.1f} |")
+                lines.append(f"| {r.get('hidden', 0)} | {r['learning_rate']} | {r['class_weight_power']}{mark} | "
+                             f"{r['macro_f1']:.4f} | {r['accuracy']:.4f} | {r['passes']} | {r['cpu_seconds']:.1f} |")
             lines.append("")
     return "\n".join(lines)
 
@@ -136,6 +141,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--tasks", nargs="+", choices=("route", "recommend"), default=["route", "recommend"])
+    parser.add_argument("--hidden", type=int, nargs="+", default=[0])
     parser.add_argument("--powers", type=float, nargs="+", default=[0.0, 0.3, 0.5, 1.0])
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[0.1, 0.2])
     parser.add_argument("--seed", type=int, default=0)
@@ -155,16 +161,19 @@ def main() -> int:
     for size in args.sizes:
         corpus = ensure_corpus(work, size, args.seed)
         for task in args.tasks:
-            for row in selection_run(task, corpus, args.seed, args.powers, args.learning_rates):
+            for row in selection_run(task, corpus, args.seed, args.hidden, args.powers, args.learning_rates):
                 rows.append({"dialogues": size, **row})
     command = "python benchmarks/bench_stream_weights.py " + " ".join(sys.argv[1:])
     stamp = {"date": datetime.date.today().isoformat(), "code": code_version(), "command": command}
     rows = [{**row, **stamp} for row in rows]
-    measured = {(row["dialogues"], row["task"]) for row in rows}
+    def key(row: dict) -> tuple:
+        return row["dialogues"], row["task"], row.get("hidden", 0)
+
+    measured = {key(row) for row in rows}
     if args.merge and (RESULTS / "stream_weights.json").is_file():
         earlier = json.loads((RESULTS / "stream_weights.json").read_text(encoding="utf-8"))["rows"]
-        rows = [row for row in earlier if (row["dialogues"], row["task"]) not in measured] + rows
-    rows.sort(key=lambda row: (row["dialogues"], ("route", "recommend").index(row["task"])))
+        rows = [{"hidden": 0, **row} for row in earlier if key(row) not in measured] + rows
+    rows.sort(key=lambda row: (row["dialogues"], ("route", "recommend").index(row["task"]), row["hidden"]))
     report = {"machine": machine(), "seed": args.seed, "rows": rows,
               "sizes": sorted({row["dialogues"] for row in rows}), "tasks": ["route", "recommend"]}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,8 @@
 - ``lightgbm``: gradient-boosted trees on the ``k_best`` TF-IDF columns with the highest chi² score (the sparse
   matrix is never densified).
 - ``ensemble``: soft voting, the mean of its members' probabilities.
+- ``hidden_relu`` (`HiddenLayerHead`): one hidden layer of rectified linear units and a softmax, the head the
+  streamed router trains (`streamed.py`); it is not among the in-memory ``MODELS``.
 
 scikit-learn and LightGBM do the fitting; what a head keeps afterwards is plain arrays (linear coefficients as
 float32, the LightGBM model as its text format), and prediction runs on those arrays alone. So a head loaded from
@@ -92,6 +94,66 @@ class LinearHead:
         if link == "platt" and (platt is None or platt.dtype != np.float64 or platt.shape != (n_classes, 2)):
             raise ModelFormatError(f"{reader.path(name)}: platt missing or not of shape ({n_classes}, 2)")
         return cls(coef, intercept, link, platt if link == "platt" else None)
+
+
+class HiddenLayerHead:
+    """One hidden layer of rectified linear units, then a softmax:
+    ``scores = relu(X @ W1 + b1) @ W2 + b2`` (``W1``: columns x units, float32; the rest float64).
+
+    For one text, the units that are on (``X @ W1 + b1 > 0``) fix a linear model, and the scores equal it exactly:
+    ``X @ (W1[:, on] @ W2[on]) + b1[on] @ W2[on] + b2``. `local_linear` returns that model; ``explain`` decomposes it
+    like any linear head.
+    """
+
+    kind = "hidden_relu"
+
+    def __init__(self, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray):
+        self.W1 = np.ascontiguousarray(W1, dtype=np.float32)
+        self.b1 = np.asarray(b1, dtype=np.float64)
+        self.W2 = np.asarray(W2, dtype=np.float64)
+        self.b2 = np.asarray(b2, dtype=np.float64)
+
+    def pre_activations(self, X: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(X @ self.W1, dtype=np.float64) + self.b1
+
+    def decision_function(self, X: sp.csr_matrix) -> np.ndarray:
+        return np.maximum(self.pre_activations(X), 0.0) @ self.W2 + self.b2
+
+    def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:
+        return _softmax(self.decision_function(X))
+
+    def local_linear(self, row: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+        """The linear model that gives class ``k``'s score for this one row: (columns of the row, their weights,
+        intercept, number of units on)."""
+        row = sp.csr_matrix(row)
+        on = self.pre_activations(row)[0] > 0
+        columns = row.indices.astype(np.int64)
+        weights = self.W1[columns][:, on].astype(np.float64) @ self.W2[on, k]
+        return columns, weights, float(self.b1[on] @ self.W2[on, k] + self.b2[k]), int(on.sum())
+
+    def to_json(self) -> dict:
+        return {"type": self.kind, "hidden": int(self.W1.shape[1])}
+
+    def save(self, writer, prefix: str) -> None:
+        writer.write_arrays(f"{prefix}.npz", W1=self.W1, b1=self.b1, W2=self.W2, b2=self.b2)
+
+    @classmethod
+    def load(cls, reader, meta: dict, prefix: str, n_classes: int, n_features: int) -> "HiddenLayerHead":
+        name = f"{prefix}.npz"
+        hidden = meta.get("hidden")
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+            raise ModelFormatError(f"{reader.path(name)}: 'hidden' must be a positive integer, got {hidden!r}")
+        arrays = reader.read_arrays(name)
+        expected = {"W1": (np.float32, (n_features, hidden)), "b1": (np.float64, (hidden,)),
+                    "W2": (np.float64, (hidden, n_classes)), "b2": (np.float64, (n_classes,))}
+        for key, (dtype, shape) in expected.items():
+            array = arrays.get(key)
+            if array is None or array.dtype != dtype or array.shape != shape:
+                raise ModelFormatError(f"{reader.path(name)}: {key} missing or not {np.dtype(dtype).name} of shape "
+                                       f"{shape}")
+            if not np.isfinite(array).all():
+                raise ModelFormatError(f"{reader.path(name)}: {key} holds values that are not finite")
+        return cls(arrays["W1"], arrays["b1"], arrays["W2"], arrays["b2"])
 
 
 def fit_logreg(X, y: np.ndarray, n_classes: int, C: float, class_weight, seed: int) -> LinearHead:
@@ -267,7 +329,7 @@ class EnsembleHead:
         return cls([load_head(reader, m, f"{prefix}.{i}", n_classes, n_features) for i, m in enumerate(members)])
 
 
-HEAD_TYPES = {cls.kind: cls for cls in (LinearHead, LightGBMHead, EnsembleHead)}
+HEAD_TYPES = {cls.kind: cls for cls in (LinearHead, HiddenLayerHead, LightGBMHead, EnsembleHead)}
 
 
 def load_head(reader, meta, prefix: str, n_classes: int, n_features: int):

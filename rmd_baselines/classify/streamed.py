@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from ..errors import DataError, ModelFormatError, UsageError
 from ..progress import progress
 from .estimator import ClassifierParams
-from .heads import LinearHead
+from .heads import HiddenLayerHead, LinearHead, load_head
 
 BUNDLE_FILE = "model.json"
 BUNDLE_FORMAT = "rmd_baselines-streamed-classifier"
@@ -53,6 +53,7 @@ MIN_FEATURES, MAX_FEATURES = 2 ** 12, 2 ** 20
 HOLDOUT_FRACTION, HOLDOUT_MAX = 0.1, 20_000
 CHUNK = 4096  # texts featurized at a time
 COUNT_CHARS = 2 ** 18  # characters `HashedFeaturizer.counts` hashes at a time
+INIT_SCALE = 0.3  # standard deviation of the hidden layer's first input weights
 
 
 class HashedFeaturizer:
@@ -261,13 +262,14 @@ def _hashed_columns(utf8: np.ndarray, begin: np.ndarray, end: np.ndarray, n_feat
     return signed
 
 
-def choose_n_features(n_classes: int, budget_bytes: int | None) -> int:
-    """The largest power of two (``MIN_FEATURES`` .. ``MAX_FEATURES``) whose training state (weights, the best
-    pass's copy, the averaging sums, Adagrad and idf: ``16 * n_classes + 12`` bytes a column) fits in half of the
-    budget."""
+def choose_n_features(n_classes: int, budget_bytes: int | None, hidden: int = 0) -> int:
+    """The largest power of two (``MIN_FEATURES`` .. ``MAX_FEATURES``) whose training state fits in half of the
+    budget. A column costs ``16 * n_classes + 12`` bytes in softmax regression (weights, the best pass's copy, the
+    averaging sums, Adagrad and idf) and ``4 * hidden + 12`` with a hidden layer (its input weights, Adagrad and idf;
+    the best pass's copy is kept on disk)."""
     if budget_bytes is None:
         return MAX_FEATURES
-    per_column = 16 * max(2, n_classes) + 12
+    per_column = 4 * int(hidden) + 12 if hidden else 16 * max(2, n_classes) + 12
     columns = budget_bytes / 2 / per_column
     if columns < MIN_FEATURES:
         return MIN_FEATURES
@@ -320,6 +322,35 @@ def tune_offsets(scores: np.ndarray, y: np.ndarray, n_classes: int, rounds: int 
     return offsets, before, best
 
 
+class BatchColumns:
+    """The distinct columns of a mini-batch and each entry's position among them: ``np.unique(indices,
+    return_inverse=True)`` (inverse as int32), through a mask of all the columns instead of a sort."""
+
+    def __init__(self, n_features: int):
+        self._seen = np.zeros(n_features, dtype=bool)
+        self._position = np.zeros(n_features, dtype=np.int32)
+
+    def __call__(self, X: sp.csr_matrix) -> tuple[np.ndarray, sp.csr_matrix]:
+        """(the batch's columns, the batch with its columns renumbered 0 .. len(columns) - 1)."""
+        self._seen[X.indices] = True
+        columns = np.flatnonzero(self._seen)
+        self._seen[columns] = False
+        self._position[columns] = np.arange(len(columns), dtype=np.int32)
+        compact = sp.csr_matrix((X.data, self._position[X.indices], X.indptr), shape=(X.shape[0], len(columns)))
+        return columns, compact
+
+
+def _weighted_softmax_residual(scores: np.ndarray, y: np.ndarray, class_weights: np.ndarray) -> np.ndarray:
+    """The gradient of the mean class-weighted cross-entropy with respect to the scores (in place)."""
+    n = len(y)
+    scores -= scores.max(axis=1, keepdims=True)
+    p = np.exp(scores, out=scores)
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(n), y] -= 1.0
+    p *= (class_weights[y] / n)[:, None]
+    return p
+
+
 class SoftmaxSGD:
     """Multinomial logistic regression over sparse rows: mini-batch SGD, row-wise Adagrad, optional L2."""
 
@@ -337,35 +368,18 @@ class SoftmaxSGD:
         self.learning_rate = float(learning_rate)
         self.l2 = float(l2)
         self.class_weights = np.asarray(class_weights, dtype=np.float32)
-        self._seen = self._position = None  # scratch for `_columns`
-
-    def _columns(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``np.unique(indices, return_inverse=True)`` (inverse as int32), through a mask of all the columns
-        instead of a sort."""
-        if self._seen is None:
-            self._seen = np.zeros(len(self.W), dtype=bool)
-            self._position = np.zeros(len(self.W), dtype=np.int32)
-        self._seen[indices] = True
-        columns = np.flatnonzero(self._seen)
-        self._seen[columns] = False
-        self._position[columns] = np.arange(len(columns), dtype=np.int32)
-        return columns, self._position[indices]
+        self._columns = BatchColumns(n_features)
 
     def step(self, X: sp.csr_matrix, y: np.ndarray) -> None:
         n = X.shape[0]
         if X.nnz:
             # Only the batch's columns take part: gather their weights once, for the scores and the update.
-            columns, inverse = self._columns(X.indices)
-            compact = sp.csr_matrix((X.data, inverse, X.indptr), shape=(n, len(columns)))
+            columns, compact = self._columns(X)
             W = np.take(self.W, columns, axis=0)  # a faster gather than ``self.W[columns]``
             z = np.asarray(compact @ W, dtype=np.float64) + self.b
         else:
             z = np.zeros((n, len(self.b))) + self.b
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        p[np.arange(n), y] -= 1.0
-        p *= (self.class_weights[y] / n)[:, None]
+        p = _weighted_softmax_residual(z, y, self.class_weights)
         grad_b = p.sum(axis=0)
         p = p.astype(np.float32)
         if X.nnz:
@@ -390,7 +404,8 @@ class SoftmaxSGD:
             self.U_b -= self.t * update_b
             self.t += 1
 
-    def start_averaging(self) -> None:
+    def end_pass(self) -> None:
+        """Average the weights from the second pass on (when averaging was asked for)."""
         if self.U is not None and not self.averaging:
             self.averaging, self.t = True, 0
 
@@ -402,6 +417,104 @@ class SoftmaxSGD:
         np.subtract(self.W, W, out=W)  # W - U / t with one full-size array, not two
         return W, self.b - self.U_b / self.t
 
+    def current_head(self) -> LinearHead:
+        """The model as it stands (averaged), as a head with its own copy of the weights."""
+        W, b = self.averaged()
+        return LinearHead(np.ascontiguousarray(W.T), b, "softmax")
+
+    def keep(self, head: LinearHead, directory: str) -> LinearHead:
+        """Hold on to ``head`` (from `current_head`) as the best so far: in memory, it is a copy already."""
+        return head
+
+    def release(self) -> None:
+        self.W = self.U = self.acc = None
+
+
+class HiddenLayerSGD:
+    """One hidden layer of rectified linear units and a softmax over sparse rows (`heads.HiddenLayerHead`),
+    trained by mini-batch SGD with Adagrad steps: row-wise for the input layer (one accumulator per hashed column,
+    as in `SoftmaxSGD`), element-wise for the small output layer and the biases.
+
+    The input layer starts from seeded normal weights of standard deviation ``INIT_SCALE`` (rows are L2-normalised,
+    so a unit's first pre-activation has about that spread), the output layer from normal weights scaled by
+    ``1 / sqrt(hidden)``. Only the batch's columns of the input layer are read and written at each step.
+    """
+
+    def __init__(self, n_features: int, n_classes: int, hidden: int, learning_rate: float, l2: float,
+                 class_weights: np.ndarray, seed: int):
+        rng = np.random.default_rng([seed, hidden])
+        self.W1 = rng.standard_normal((n_features, hidden), dtype=np.float32)
+        self.W1 *= np.float32(INIT_SCALE)
+        self.b1 = np.zeros(hidden)
+        self.W2 = rng.standard_normal((hidden, n_classes)) / math.sqrt(hidden)
+        self.b2 = np.zeros(n_classes)
+        self.acc1 = np.zeros(n_features, dtype=np.float32)
+        self.acc_b1, self.acc2, self.acc_b2 = np.zeros(hidden), np.zeros((hidden, n_classes)), np.zeros(n_classes)
+        self.learning_rate = float(learning_rate)
+        self.l2 = float(l2)
+        self.class_weights = np.asarray(class_weights, dtype=np.float64)
+        self._columns = BatchColumns(n_features)
+
+    def _adagrad(self, weights: np.ndarray, grad: np.ndarray, acc: np.ndarray) -> None:
+        acc += grad * grad
+        weights -= self.learning_rate * grad / np.sqrt(acc + 1e-8)
+
+    def step(self, X: sp.csr_matrix, y: np.ndarray) -> None:
+        if X.nnz:
+            columns, compact = self._columns(X)
+            W1 = np.take(self.W1, columns, axis=0)
+            z = np.asarray(compact @ W1, dtype=np.float64) + self.b1
+        else:
+            z = np.zeros((X.shape[0], len(self.b1))) + self.b1
+        a = np.maximum(z, 0.0)
+        p = _weighted_softmax_residual(a @ self.W2 + self.b2, y, self.class_weights)
+        grad_W2, grad_b2 = a.T @ p, p.sum(axis=0)
+        dz = p @ self.W2.T
+        dz[z <= 0] = 0.0
+        grad_b1 = dz.sum(axis=0)
+        if X.nnz:
+            grad = np.asarray(compact.T @ dz.astype(np.float32), dtype=np.float32)
+            if self.l2:
+                grad += self.l2 * W1
+            acc = self.acc1[columns] + np.mean(grad * grad, axis=1)
+            self.acc1[columns] = acc
+            grad *= (self.learning_rate / np.sqrt(acc + 1e-8))[:, None]
+            W1 -= grad
+            self.W1[columns] = W1
+        if self.l2:
+            grad_W2 += self.l2 * self.W2
+        self._adagrad(self.W2, grad_W2, self.acc2)
+        self._adagrad(self.b2, grad_b2, self.acc_b2)
+        self._adagrad(self.b1, grad_b1, self.acc_b1)
+
+    def end_pass(self) -> None:
+        pass
+
+    def current_head(self) -> HiddenLayerHead:
+        """The model as it stands, as a head that shares this learner's input layer (no copy)."""
+        return HiddenLayerHead(self.W1, self.b1.copy(), self.W2.copy(), self.b2.copy())
+
+    def keep(self, head: HiddenLayerHead, directory: str) -> HiddenLayerHead:
+        """Hold on to ``head`` (from `current_head`) as the best so far: its input layer, the size of this
+        learner's, is copied to a file in ``directory`` and read back by `restore` once the learner is released."""
+        path = os.path.join(directory, "best-input-layer.npy")
+        np.save(path, head.W1, allow_pickle=False)
+        kept = HiddenLayerHead(np.zeros((0, len(head.b1)), dtype=np.float32), head.b1, head.W2, head.b2)
+        kept.input_layer_file = path
+        return kept
+
+    def release(self) -> None:
+        self.W1 = self.acc1 = None
+
+
+def restore(head):
+    """A head kept by a learner's ``keep``, with its input layer back in memory."""
+    path = getattr(head, "input_layer_file", None)
+    if path is not None:
+        head.W1 = np.load(path, allow_pickle=False)
+        del head.input_layer_file
+    return head
+
 
 class StreamedClassifier(ClassifierParams):
     """Hashed char n-gram TF-IDF + softmax regression trained out of core (see the module docstring).
@@ -411,11 +524,14 @@ class StreamedClassifier(ClassifierParams):
     n_features : hashed columns (None: chosen from ``memory_budget`` by `choose_n_features`).
     memory_budget : bytes the training may use (only used to choose ``n_features``).
     char_ngram_range : n-gram orders.
+    hidden : units of one hidden ReLU layer between the features and the softmax (`HiddenLayerSGD`); 0 = softmax
+        regression (`SoftmaxSGD`).
     learning_rate, l2, batch_size : the SGD settings.
     max_epochs, patience, tol : passes over the shuffled training rows; stop after ``patience`` passes that do not
         lower the best held-out loss (`weighted_log_loss`) by more than the fraction ``tol`` of it (the lowest-loss
         pass's weights are kept).
-    average : predict with the mean of the weights over the steps from the second pass on (Polyak averaging).
+    average : predict with the mean of the weights over the steps from the second pass on (Polyak averaging;
+        softmax regression only).
     tune_offsets : add per-class offsets to the intercepts that raise the held-out macro-F1 (`tune_offsets`).
     n_buckets : files of the external shuffle (memory holds about one in ``n_buckets`` rows at a time).
     class_weight : ``"balanced"`` (``class_weight_power`` damps it) or None.
@@ -431,14 +547,15 @@ class StreamedClassifier(ClassifierParams):
     word_weight = 0.0
 
     def __init__(self, n_features: int | None = None, memory_budget: int | None = None,
-                 char_ngram_range: tuple[int, int] = (1, 3), learning_rate: float = 0.1, l2: float = 0.0,
-                 batch_size: int = 256, max_epochs: int = 10, patience: int = 1, tol: float = 0.005,
+                 char_ngram_range: tuple[int, int] = (1, 3), hidden: int = 0, learning_rate: float = 0.1,
+                 l2: float = 0.0, batch_size: int = 256, max_epochs: int = 10, patience: int = 1, tol: float = 0.005,
                  average: bool = True,
                  tune_offsets: bool = False, n_buckets: int = 64, class_weight: str | None = "balanced",
                  class_weight_power: float = 0.3, seed: int = 0):
         self.n_features = n_features
         self.memory_budget = memory_budget
         self.char_ngram_range = char_ngram_range
+        self.hidden = hidden
         self.learning_rate = learning_rate
         self.l2 = l2
         self.batch_size = batch_size
@@ -456,7 +573,8 @@ class StreamedClassifier(ClassifierParams):
 
     def describe(self) -> str:
         n = getattr(self, "n_features_", self.n_features)
-        return (f"{type(self).__name__}: streamed softmax, hashed chars {tuple(self.char_ngram_range)} "
+        learner = f"{self.hidden} hidden ReLU units + softmax" if self.hidden else "softmax"
+        return (f"{type(self).__name__}: streamed {learner}, hashed chars {tuple(self.char_ngram_range)} "
                 f"x {n} columns, class_weight={self.class_weight}"
                 f"{f'^{self.class_weight_power}' if self.class_weight == 'balanced' else ''}, seed {self.seed}")
 
@@ -476,6 +594,8 @@ class StreamedClassifier(ClassifierParams):
         for name in ("batch_size", "max_epochs", "patience", "n_buckets"):
             if int(getattr(self, name)) < 1:
                 raise UsageError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if isinstance(self.hidden, bool) or not isinstance(self.hidden, numbers.Integral) or self.hidden < 0:
+            raise UsageError(f"hidden must be an integer >= 0, got {self.hidden!r}")
         if self.n_features is not None and int(self.n_features) < 2:
             raise UsageError(f"n_features must be >= 2, got {self.n_features!r}")
         low, high = self.char_ngram_range
@@ -521,7 +641,8 @@ class StreamedClassifier(ClassifierParams):
             raise DataError(f"need at least 2 distinct labels to learn from, got {n_classes}")
         class_counts = np.asarray(class_counts, dtype=np.float64)
         n_total = int(class_counts.sum())
-        n_features = int(self.n_features) if self.n_features else choose_n_features(n_classes, self.memory_budget)
+        n_features = (int(self.n_features) if self.n_features
+                      else choose_n_features(n_classes, self.memory_budget, int(self.hidden)))
         featurizer = HashedFeaturizer(n_features, tuple(self.char_ngram_range))
         held_fraction = min(HOLDOUT_FRACTION, HOLDOUT_MAX / max(n_total, 1))
         threshold = np.uint64(min(int(held_fraction * 2 ** 64), 2 ** 64 - 1))
@@ -551,12 +672,17 @@ class StreamedClassifier(ClassifierParams):
                 weights **= float(self.class_weight_power)
             else:
                 weights = np.ones(n_classes)
-            learner = SoftmaxSGD(n_features, n_classes, self.learning_rate, self.l2, weights, bool(self.average))
+            hidden = int(self.hidden)
+            if hidden:
+                learner = HiddenLayerSGD(n_features, n_classes, hidden, self.learning_rate, self.l2, weights,
+                                         int(self.seed))
+            else:
+                learner = SoftmaxSGD(n_features, n_classes, self.learning_rate, self.l2, weights, bool(self.average))
             held_X = featurizer.weight(sp.vstack(held_counts, format="csr")) if held_counts else None
             held_y = np.concatenate(held_labels) if held_labels else None
             if held_X is not None and held_X.shape[0] == 0:
                 held_X = None
-            history, best, best_state, waited = [], math.inf, None, 0
+            history, best, best_head, epochs, waited = [], math.inf, None, 0, 0
             batch = int(self.batch_size)
             for epoch in range(int(self.max_epochs)):
                 for matrix, labels in progress(buckets.epoch(epoch), length=int(self.n_buckets),
@@ -567,12 +693,12 @@ class StreamedClassifier(ClassifierParams):
                         learner.step(matrix[start:start + batch], labels[start:start + batch])
                 if on_progress:
                     on_progress("epoch", epoch + 1)
-                learner.start_averaging()  # average the weights from the second pass on
+                learner.end_pass()
                 if held_X is None:
                     history.append(None)
                     continue
-                W, b = learner.averaged()
-                scores = np.asarray(held_X @ W, dtype=np.float64) + b
+                head = learner.current_head()
+                scores = head.decision_function(held_X)
                 loss = weighted_log_loss(scores, held_y, weights)
                 history.append({"loss": round(loss, 6),
                                 "macro_f1": round(macro_f1(held_y, scores.argmax(axis=1), n_classes), 6)})
@@ -580,26 +706,30 @@ class StreamedClassifier(ClassifierParams):
                 # lowest-loss weights are kept either way.
                 waited = 0 if loss < best * (1.0 - self.tol) else waited + 1
                 if loss < best:
-                    best, best_state = loss, (W, b, epoch + 1)
-                else:
-                    del W
+                    best, best_head, epochs = loss, learner.keep(head, buckets.directory), epoch + 1
+                del head
                 if waited >= int(self.patience):
                     break
-        if best_state is None:
-            best_state = (*learner.averaged(), len(history))
-        W, b, epochs = best_state
-        del learner
+            if best_head is None:
+                best_head, epochs = learner.keep(learner.current_head(), buckets.directory), len(history)
+            learner.release()
+            del learner
+            head = restore(best_head)
         tuned = None
         if self.tune_offsets and held_X is not None:
-            offsets, before, after = tune_offsets(np.asarray(held_X @ W, dtype=np.float64) + b, held_y, n_classes)
-            b = b + offsets
+            offsets, before, after = tune_offsets(head.decision_function(held_X), held_y, n_classes)
+            if hidden:
+                head.b2 = head.b2 + offsets
+            else:
+                head.intercept = head.intercept + offsets
             tuned = {"offsets": [round(float(o), 3) for o in offsets], "held_out_macro_f1_before": round(before, 6),
                      "held_out_macro_f1_after": round(after, 6)}
+        if not hidden:
+            head.score_key = "softmax_regression"  # how explain describes the score
         self.featurizer_ = featurizer
         self.classes_ = np.array(classes, dtype=object)
         self.n_features_ = n_features
-        self.head_ = LinearHead(np.ascontiguousarray(W.T), b, "softmax")
-        self.head_.score_key = "softmax_regression"  # how explain describes the score
+        self.head_ = head
         self.hierarchy_ = None
         self.training_ = {"epochs": epochs, "held_out": 0 if held_y is None else int(len(held_y)),
                           "held_out_by_pass": history, "train_rows": n_rows - (0 if held_y is None else len(held_y)),
@@ -676,12 +806,12 @@ class StreamedRecommender(StreamedClassifier):
     KIND = "recommend"
 
     def __init__(self, n_features: int | None = None, memory_budget: int | None = None,
-                 char_ngram_range: tuple[int, int] = (1, 3), learning_rate: float = 0.2, l2: float = 0.0,
-                 batch_size: int = 256, max_epochs: int = 10, patience: int = 1, tol: float = 0.005,
+                 char_ngram_range: tuple[int, int] = (1, 3), hidden: int = 0, learning_rate: float = 0.2,
+                 l2: float = 0.0, batch_size: int = 256, max_epochs: int = 10, patience: int = 1, tol: float = 0.005,
                  average: bool = True, tune_offsets: bool = False, n_buckets: int = 64,
                  class_weight: str | None = "balanced", class_weight_power: float = 0.5, seed: int = 0):
         super().__init__(n_features=n_features, memory_budget=memory_budget, char_ngram_range=char_ngram_range,
-                         learning_rate=learning_rate, l2=l2, batch_size=batch_size, max_epochs=max_epochs,
+                         hidden=hidden, learning_rate=learning_rate, l2=l2, batch_size=batch_size, max_epochs=max_epochs,
                          patience=patience, tol=tol, average=average, tune_offsets=tune_offsets, n_buckets=n_buckets,
                          class_weight=class_weight, class_weight_power=class_weight_power, seed=seed)
 
@@ -704,6 +834,8 @@ def load_streamed(reader, bundle: dict) -> StreamedClassifier:
     params = reader.require(bundle, "params", BUNDLE_FILE)
     if isinstance(params, dict) and "class_weight_power" not in params:
         params = {**params, "class_weight_power": 1.0}  # saved before the power existed: trained fully balanced
+    if isinstance(params, dict) and "hidden" not in params:
+        params = {**params, "hidden": 0}  # saved before the hidden layer existed: softmax regression
     if not isinstance(params, dict) or set(params) != set(cls._param_names()):
         raise ModelFormatError(f"{where}: params do not match {cls.__name__}'s parameters")
     params = {k: tuple(v) if k == "char_ngram_range" and isinstance(v, list) else v for k, v in params.items()}
@@ -720,8 +852,12 @@ def load_streamed(reader, bundle: dict) -> StreamedClassifier:
     n_features = reader.require(bundle, "n_features", BUNDLE_FILE)
     if n_features != featurizer.n_features or tuple(params["char_ngram_range"]) != featurizer.ngram_range:
         raise ModelFormatError(f"{where}: n_features / char_ngram_range do not match the features")
-    head = LinearHead.load(reader, reader.require(bundle, "head", BUNDLE_FILE), "head", len(classes), n_features)
-    if head.link == "softmax":
+    head = load_head(reader, reader.require(bundle, "head", BUNDLE_FILE), "head", len(classes), n_features)
+    expected = HiddenLayerHead if params["hidden"] else LinearHead
+    if type(head) is not expected or getattr(head, "link", "softmax") != "softmax" or (
+            params["hidden"] and head.W1.shape[1] != params["hidden"]):
+        raise ModelFormatError(f"{where}: the head does not match the params (hidden {params['hidden']!r})")
+    if isinstance(head, LinearHead):
         head.score_key = "softmax_regression"
     metadata = bundle.get("metadata", {})
     if not isinstance(metadata, dict):

@@ -79,7 +79,7 @@ def test_softmax_steps_are_the_plain_formulas_bit_for_bit():
     b, U_b, acc_b, t = np.zeros(n_classes), np.zeros(n_classes), np.zeros(n_classes), 0
     for step in range(12):
         if step == 4:
-            learner.start_averaging()
+            learner.end_pass()
         X = sp.random(16, n_features, density=0.05 if step != 7 else 0.0, format="csr", dtype=np.float32,
                       random_state=step)
         y = rng.integers(0, n_classes, 16)
