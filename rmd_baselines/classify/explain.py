@@ -17,6 +17,11 @@ sampled or approximated. Which number that is depends on the head (`classify/hea
   the intercept. A feature *absent* from the text (value 0) can contribute too, because a tree can branch on
   absence.
 - ``ensemble``: the mean of the members' probabilities. Each member is a part, decomposed as above.
+- a hidden ReLU layer (the streamed router, ``hidden_relu``): the label's softmax score
+  ``relu(x W1 + b1) · W2_k + b2_k``. The units that are on for *this* text fix a linear model,
+  ``x · (W1[:, on] W2[on, k]) + b1[on] · W2[on, k] + b2_k``, which equals the score exactly (a unit that is off
+  contributes 0 either way); its weights and intercept are the contributions, and how many units are on is
+  reported. The weights hold for this text only: another text turns other units on.
 - hierarchical recommenders: ``P(doctor) = Σ_dept P(dept | text) · P(doctor | dept, text)``. The department
   stage and the doctor stage are separate parts, each decomposed as above.
 
@@ -47,7 +52,7 @@ import scipy.sparse as sp
 from ..errors import DataError, UsageError
 from ..text import get_tokenizer
 from .features import TextFeaturizer, TokenizedText, ngrams
-from .heads import EnsembleHead, LightGBMHead, LinearHead
+from .heads import EnsembleHead, HiddenLayerHead, LightGBMHead, LinearHead
 
 # What each head's score is, in words (the module docstring has the reasoning).
 SCORE_IS = {
@@ -60,6 +65,9 @@ SCORE_IS = {
                "softmax, so labels rank by it)",
     "softmax_regression": "multinomial logistic regression score w·x + b of this label over hashed character "
                           "n-grams (probabilities are its softmax, so labels rank by it)",
+    "hidden_relu": "softmax score relu(x·W1 + b1)·W2 + b2 of this label, one hidden layer of rectified linear units "
+                   "over hashed character n-grams (probabilities are its softmax, so labels rank by it); decomposed "
+                   "through the linear model the units on for this text give, which equals it exactly",
     "lightgbm": "raw LightGBM score of this label (sum of its trees' leaf values; probabilities are the softmax, so "
                 "labels rank by it), decomposed by LightGBM's exact per-feature contributions (pred_contrib)",
     "lightgbm_negative": "minus the raw LightGBM score of the binary model (this label is class 0, whose "
@@ -290,6 +298,15 @@ def _linear_head_part(head: LinearHead, active: ActiveFeatures, k: int) -> dict:
                        margin=margin, platt=[a, b])
 
 
+def _hidden_layer_part(head: HiddenLayerHead, active: ActiveFeatures, k: int) -> dict:
+    score = float(head.decision_function(active.row)[0, k])
+    columns, weights, intercept, units_on = head.local_linear(active.row, k)
+    full = np.zeros(head.W1.shape[0])
+    full[columns] = weights
+    return linear_part(active, full, intercept, score, SCORE_IS["hidden_relu"], hidden_units_on=units_on,
+                       hidden_units=int(head.W1.shape[1]))
+
+
 def _lightgbm_part(head: LightGBMHead, active: ActiveFeatures, k: int) -> dict:
     dense = active.row[:, head.columns].toarray()
     contributions = np.asarray(head.booster.predict(dense, pred_contrib=True, num_threads=1), dtype=np.float64)[0]
@@ -332,6 +349,8 @@ def explain_head(head, active: ActiveFeatures, k: int, member_names: Sequence[st
         return {"probability": probability, **_lightgbm_part(head, active, k)}
     if isinstance(head, LinearHead):
         return {"probability": probability, **_linear_head_part(head, active, k)}
+    if isinstance(head, HiddenLayerHead):
+        return {"probability": probability, **_hidden_layer_part(head, active, k)}
     raise UsageError(f"no explanation for heads of type {type(head).__name__}")
 
 

@@ -1,5 +1,5 @@
-"""Tests of rmd_baselines/classify/streamed.py: the hashed featurizer, the streamed softmax learner, saving/loading
-and explaining the streamed model."""
+"""Tests of rmd_baselines/classify/streamed.py: the hashed featurizer, the streamed softmax and hidden-layer
+learners, saving/loading and explaining the streamed model."""
 
 import json
 
@@ -8,7 +8,8 @@ import pytest
 
 from rmd_baselines.classify.classifier import load_model
 from rmd_baselines.classify.explain import HashedFeatureMap, check_sum, explain_classification, leaf_parts
-from rmd_baselines.classify.streamed import (HashedFeaturizer, StreamedRecommender, StreamedRouter,
+from rmd_baselines.classify.heads import HiddenLayerHead
+from rmd_baselines.classify.streamed import (HashedFeaturizer, HiddenLayerSGD, StreamedRecommender, StreamedRouter,
                                              choose_n_features, macro_f1, weighted_log_loss)
 from rmd_baselines.errors import ModelFormatError, UsageError
 from rmd_baselines.tasks import ClassificationSettings, build_classification_task
@@ -275,3 +276,162 @@ def test_a_model_saved_before_the_weight_power_existed_loads_as_fully_balanced(r
     manifest["files"]["model.json"] = file_sha256(str(tmp_path / "m" / "model.json"))
     (tmp_path / "m" / MANIFEST).write_text(json.dumps(manifest))
     assert load_model(tmp_path / "m", kinds="route").class_weight_power == 1.0
+
+
+def _rewrite_bundle(directory, change) -> None:
+    """Edit a saved model's model.json and keep its manifest's checksum valid (so only the edit is tested)."""
+    from rmd_baselines.persist import MANIFEST, file_sha256
+
+    bundle = json.loads((directory / "model.json").read_text())
+    change(bundle)
+    (directory / "model.json").write_text(json.dumps(bundle))
+    manifest = json.loads((directory / MANIFEST).read_text())
+    manifest["files"]["model.json"] = file_sha256(str(directory / "model.json"))
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+
+
+# ------------------------------------------------------------------------------------------- the hidden layer
+
+HIDDEN = {**SMALL, "hidden": 16, "learning_rate": 0.05}
+
+
+@pytest.fixture(scope="module")
+def hidden_router(data):
+    return StreamedRouter(**HIDDEN).fit(data.train_texts, data.train_labels, ids=[d.id for d in data.train])
+
+
+def _loss(learner: HiddenLayerSGD, X, y) -> float:
+    """The mean class-weighted cross-entropy, written out in float64 from the learner's weights."""
+    z = np.asarray(X.astype(np.float64) @ learner.W1.astype(np.float64)) + learner.b1
+    scores = np.maximum(z, 0.0) @ learner.W2 + learner.b2
+    scores -= scores.max(axis=1, keepdims=True)
+    nll = np.log(np.exp(scores).sum(axis=1)) - scores[np.arange(len(y)), y]
+    return float((learner.class_weights[y] * nll).sum() / len(y))
+
+
+def test_hidden_layer_gradients_are_the_loss_derivatives():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    n_features, n_classes, hidden = 40, 3, 5
+    learner = HiddenLayerSGD(n_features, n_classes, hidden, 0.1, 0.0, rng.uniform(0.5, 2.0, n_classes), seed=1)
+    X = sp.random(6, n_features, density=0.2, format="csr", dtype=np.float32, random_state=2)
+    y = rng.integers(0, n_classes, 6)
+    grads = learner.gradients(X, y)
+    assert np.array_equal(grads["columns"], np.unique(X.indices))
+    eps = 1e-3
+
+    def numeric(array, index):
+        old = array[index]
+        array[index] = old + eps
+        up = _loss(learner, X, y)
+        array[index] = old - eps
+        down = _loss(learner, X, y)
+        array[index] = old
+        return (up - down) / (2 * eps)
+
+    for name in ("W2", "b2", "b1"):
+        array = getattr(learner, name)
+        expected = np.array([numeric(array, i) for i in np.ndindex(array.shape)]).reshape(array.shape)
+        assert np.allclose(grads[name], expected, atol=1e-7)
+    expected = np.array([[numeric(learner.W1, (c, h)) for h in range(hidden)] for c in grads["columns"]])
+    assert np.allclose(grads["W1"], expected, atol=2e-5)  # float32 weights: central differences lose digits
+    before = _loss(learner, X, y)
+    for _ in range(20):
+        learner.step(X, y)
+    assert _loss(learner, X, y) < before
+
+
+def test_hidden_router_learns_saves_and_is_seeded(hidden_router, data, tmp_path):
+    assert isinstance(hidden_router.head_, HiddenLayerHead) and hidden_router.head_.W1.shape == (2 ** 14, 16)
+    assert hidden_router.score(data.test_texts, data.test_labels) >= 0.9
+    assert "16 hidden ReLU units" in hidden_router.describe()
+    again = StreamedRouter(**HIDDEN).fit(data.train_texts, data.train_labels, ids=[d.id for d in data.train])
+    assert again.head_.W1.tobytes() == hidden_router.head_.W1.tobytes()
+    losses = [entry["loss"] for entry in hidden_router.training_["held_out_by_pass"]]
+    assert hidden_router.training_["epochs"] == int(np.argmin(losses)) + 1  # the best pass, read back from disk
+    hidden_router.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m", kinds="route")
+    assert loaded.get_params() == hidden_router.get_params()
+    assert np.array_equal(loaded.predict_proba(data.test_texts), hidden_router.predict_proba(data.test_texts))
+
+
+@pytest.mark.parametrize("change", [
+    lambda b: b["params"].update(hidden=8),  # the head has 16 units
+    lambda b: b["params"].update(hidden=0),  # a softmax regression has no hidden layer
+    lambda b: b["head"].update(hidden=-1),
+    lambda b: b["head"].update(type="linear", link="softmax"),
+])
+def test_a_hidden_head_that_does_not_match_is_refused(hidden_router, tmp_path, change):
+    hidden_router.save(tmp_path / "m")
+    _rewrite_bundle(tmp_path / "m", change)
+    with pytest.raises(ModelFormatError):
+        load_model(tmp_path / "m", kinds="route")
+
+
+def test_hidden_head_arrays_are_checked(tmp_path):
+    from rmd_baselines.persist import ModelReader, model_writer
+
+    head = HiddenLayerHead(np.ones((8, 2), np.float32), np.zeros(2), np.ones((2, 3)), np.zeros(3))
+    with model_writer(tmp_path / "good", "route") as writer:
+        head.save(writer, "head")
+    loaded = HiddenLayerHead.load(ModelReader(tmp_path / "good", "route"), head.to_json(), "head", 3, 8)
+    assert np.array_equal(loaded.W1, head.W1) and np.array_equal(loaded.W2, head.W2)
+    for arrays in ({"W1": np.ones((8, 2))}, {"b2": np.zeros(4)}, {"W2": np.full((2, 3), np.nan)}):
+        directory = tmp_path / str(len(list(tmp_path.iterdir())))
+        with model_writer(directory, "route") as writer:
+            writer.write_arrays("head.npz", **{"W1": head.W1, "b1": head.b1, "W2": head.W2, "b2": head.b2,
+                                               **arrays})
+        with pytest.raises(ModelFormatError):
+            HiddenLayerHead.load(ModelReader(directory, "route"), head.to_json(), "head", 3, 8)
+
+
+def test_hidden_explanations_are_exact_for_each_text(hidden_router, data):
+    for text in data.test_texts[:5]:
+        explanation = explain_classification(hidden_router, text)
+        for part in leaf_parts(explanation):
+            assert check_sum(part) < 1e-6
+            assert 0 < part["hidden_units_on"] <= part["hidden_units"] == 16
+    # The weights are the ones of the units on for that text: a unit turned off changes them.
+    head = hidden_router.head_
+    row = hidden_router.transform([data.test_texts[0]])
+    columns, weights, intercept, on = head.local_linear(row, 0)
+    assert float(row.data @ weights + intercept) == pytest.approx(head.decision_function(row)[0, 0], abs=1e-6)
+
+
+def test_hidden_layer_columns_and_parameters():
+    assert choose_n_features(17, 1024 ** 3, hidden=32) == 2 ** 20
+    assert choose_n_features(17, 1024 ** 3, hidden=64) == 2 ** 19
+    assert choose_n_features(17, 1024 ** 3, hidden=64) * (8 * 64 + 12) <= 512 * 1024 ** 2
+    for hidden in (-1, 1.5, True, "8"):
+        with pytest.raises(UsageError, match="hidden"):
+            StreamedRouter(hidden=hidden).fit(["a", "b"], ["x", "y"])
+    for rate in (0, -0.1, True, "0.1", float("nan")):
+        with pytest.raises(UsageError, match="learning_rate"):
+            StreamedRouter(learning_rate=rate).fit(["a", "b"], ["x", "y"])
+
+
+def test_the_router_picks_its_learner_by_training_size(data, monkeypatch, tmp_path):
+    import rmd_baselines.classify.streamed as streamed
+
+    ids = [d.id for d in data.train]
+    small = StreamedRouter(**SMALL).fit(data.train_texts, data.train_labels, ids=ids)
+    assert small.hidden is None and small.hidden_ == 0 and type(small.head_).__name__ == "LinearHead"
+    assert small.training_["learning_rate"] == streamed.AUTO_LEARNING_RATE["softmax"]
+    monkeypatch.setattr(streamed, "AUTO_HIDDEN", 8)
+    monkeypatch.setattr(streamed, "AUTO_HIDDEN_MIN_RECORDS", len(ids))
+    large = StreamedRouter(**SMALL).fit(data.train_texts, data.train_labels, ids=ids)
+    assert large.hidden_ == 8 and large.head_.W1.shape[1] == 8
+    assert large.training_["learning_rate"] == streamed.AUTO_LEARNING_RATE["hidden"]
+    large.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m", kinds="route")
+    assert loaded.hidden is None and loaded.hidden_ == 8
+    assert np.array_equal(loaded.predict_proba(data.test_texts), large.predict_proba(data.test_texts))
+    assert StreamedRecommender().hidden == 0  # the recommender stays a softmax regression
+
+
+def test_a_model_saved_before_the_hidden_layer_existed_is_softmax_regression(router, tmp_path):
+    router.save(tmp_path / "m")
+    _rewrite_bundle(tmp_path / "m", lambda bundle: bundle["params"].pop("hidden"))
+    loaded = load_model(tmp_path / "m", kinds="route")
+    assert loaded.hidden == 0 and np.array_equal(loaded.head_.coef, router.head_.coef)
