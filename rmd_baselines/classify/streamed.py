@@ -7,9 +7,11 @@ texts, weighted like the in-memory features: sublinear tf ``1 + ln(tf)``, smooth
 from document frequencies counted in the same pass, each row L2-normalised, float32. No vocabulary is kept, so
 memory does not grow with the corpus.
 
-Learner: multinomial logistic regression (softmax) trained by mini-batch SGD with row-wise Adagrad steps, several
+Learner: multinomial logistic regression (softmax, `SoftmaxSGD`) or, with ``hidden`` units, one hidden layer of
+rectified linear units before the softmax (`HiddenLayerSGD`), trained by mini-batch SGD with Adagrad steps, several
 passes over a seeded bucketed shuffle of the training rows (`tasks.shuffle`), kept on disk as hashed counts so texts
-are featurized once. Class weights are scikit-learn's "balanced" ones damped, ``(n / (k n_c)) ** p`` (p = 0.3 for
+are featurized once. The router's default lets the training size choose (`StreamedRouter`): the hidden layer wins
+with enough records and loses with few. Class weights are scikit-learn's "balanced" ones damped, ``(n / (k n_c)) ** p`` (p = 0.3 for
 routing, 0.5 for recommendation): at power 1 a class 100 times rarer weighs 100 times more, which over-predicts the
 rare classes of a long-tailed label set and makes their steps erratic; at 0 the rare classes are under-predicted.
 The power and the learning rate (0.1 for routing, 0.2 for recommendation) were chosen on held-out parts of train
@@ -20,13 +22,15 @@ less than 0.5 % and keeps the lowest-loss weights. This is the regularisation: t
 size. The loss, not the held-out macro-F1, decides because on 20,000 records macro-F1 moves by more from noise than
 from one more pass. The held-out records are not trained on.
 
-The fitted model is a `LinearHead` (softmax link) over the hashed columns, so prediction, ``route``/``recommend``,
-``evaluate model`` and ``explain`` treat it like any other linear model; it is saved as a model directory of kind
+The fitted model is a `LinearHead` (softmax link) or a `HiddenLayerHead` over the hashed columns, so prediction,
+``route``/``recommend``, ``evaluate model`` and ``explain`` treat it like any other head (a hidden layer is explained
+exactly through the linear model its active units give for the text); it is saved as a model directory of kind
 ``route``/``recommend`` (``model.json`` + ``features.json``/``features.npz`` + ``head.npz``, no pickle).
 
-Memory (training): ``n_features x n_classes x 8`` bytes (weights and the best pass's copy) plus one shuffle bucket
-and the held-out slice; `choose_n_features` picks the largest power of two that keeps the weights within half of
-the memory budget (at most 2^20 columns).
+Memory (training): the weights and their optimiser state (`choose_n_features` gives the bytes a column costs for each
+learner) plus one shuffle bucket and the held-out slice; `choose_n_features` picks the largest power of two that
+keeps them within half of the memory budget (at most 2^20 columns). The best pass's weights are a copy in memory for
+softmax regression and a file beside the shuffle for the larger hidden layer.
 """
 
 from __future__ import annotations
@@ -413,18 +417,16 @@ class SoftmaxSGD:
         if self.U is not None and not self.averaging:
             self.averaging, self.t = True, 0
 
-    def averaged(self) -> tuple[np.ndarray, np.ndarray]:
-        """The averaged weights (the current ones before averaging starts)."""
-        if not self.averaging or self.t == 0:
-            return self.W.copy(), self.b.copy()
-        W = self.U / np.float32(self.t)
-        np.subtract(self.W, W, out=W)  # W - U / t with one full-size array, not two
-        return W, self.b - self.U_b / self.t
-
     def current_head(self) -> LinearHead:
-        """The model as it stands (averaged), as a head with its own copy of the weights."""
-        W, b = self.averaged()
-        return LinearHead(np.ascontiguousarray(W.T), b, "softmax")
+        """The model as it stands, averaged (the current weights before averaging starts), as a head with its own
+        copy of the weights: one full-size array, written straight in the head's class-by-column layout."""
+        coef = np.empty(self.W.T.shape, dtype=np.float32)
+        if not self.averaging or self.t == 0:
+            coef[...] = self.W.T
+            return LinearHead(coef, self.b.copy(), "softmax")
+        np.divide(self.U.T, np.float32(self.t), out=coef)
+        np.subtract(self.W.T, coef, out=coef)  # W - U / t
+        return LinearHead(coef, self.b - self.U_b / self.t, "softmax")
 
     def keep(self, head: LinearHead, directory: str) -> LinearHead:
         """Hold on to ``head`` (from `current_head`) as the best so far: in memory, it is a copy already."""
@@ -480,7 +482,8 @@ class HiddenLayerSGD:
         dz[z <= 0] = 0.0
         grad_W1 = (np.asarray(compact.T @ dz.astype(np.float32), dtype=np.float32) if X.nnz
                    else np.zeros((0, len(self.b1)), dtype=np.float32))
-        return {"columns": columns, "W1_rows": W1, "W1": grad_W1, "b1": dz.sum(axis=0), "W2": a.T @ p, "b2": p.sum(axis=0)}
+        return {"columns": columns, "W1_rows": W1, "W1": grad_W1, "b1": dz.sum(axis=0), "W2": a.T @ p,
+                "b2": p.sum(axis=0)}
 
     def step(self, X: sp.csr_matrix, y: np.ndarray) -> None:
         grads = self.gradients(X, y)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from rmd_baselines.classify.classifier import load_model
-from rmd_baselines.classify.explain import HashedFeatureMap, check_sum, explain_classification, leaf_parts
+from rmd_baselines.classify.explain import (HashedFeatureMap, check_sum, explain_classification,
+                                           format_classification, leaf_parts)
 from rmd_baselines.classify.heads import HiddenLayerHead
 from rmd_baselines.classify.streamed import (HashedFeaturizer, HiddenLayerSGD, StreamedRecommender, StreamedRouter,
                                              choose_n_features, macro_f1, weighted_log_loss)
@@ -392,6 +393,7 @@ def test_hidden_explanations_are_exact_for_each_text(hidden_router, data):
         for part in leaf_parts(explanation):
             assert check_sum(part) < 1e-6
             assert 0 < part["hidden_units_on"] <= part["hidden_units"] == 16
+        assert "of 16 hidden units on for this text" in format_classification(explanation)
     # The weights are the ones of the units on for that text: a unit turned off changes them.
     head = hidden_router.head_
     row = hidden_router.transform([data.test_texts[0]])
