@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_scale import code_version, ensure_corpus, machine  # noqa: E402
 from rmd_baselines.classify.scale import streamed_task  # noqa: E402
-from rmd_baselines.classify.streamed import STREAMED_FOR_TASK  # noqa: E402
+from rmd_baselines.classify.streamed import (AUTO_HIDDEN, AUTO_HIDDEN_MIN_RECORDS, AUTO_LEARNING_RATE,  # noqa: E402
+                                             STREAMED_FOR_TASK)
 from rmd_baselines.corpus.writer import atomic_open  # noqa: E402
 from rmd_baselines.metrics.classification import classification_scores  # noqa: E402
 from rmd_baselines.tasks import ClassificationSettings  # noqa: E402
@@ -94,12 +95,20 @@ def selection_run(task: str, corpus: Path, seed: int, hiddens: list[int], powers
     return rows
 
 
-def task_defaults() -> dict:
-    """The hidden units, learning rate and class-weight power each task's streamed estimator uses by default."""
+def task_defaults() -> dict[str, str]:
+    """In words: the hidden units, learning rate and class-weight power each task's streamed estimator uses by
+    default (``None`` means chosen by the training size, `streamed.AUTO_HIDDEN`)."""
     out = {}
     for task, cls in STREAMED_FOR_TASK.items():
         params = cls().get_params()
-        out[task] = {name: params[name] for name in ("hidden", "learning_rate", "class_weight_power")}
+        hidden, rate = params["hidden"], params["learning_rate"]
+        if hidden is None:
+            learner = (f"softmax regression at learning rate {AUTO_LEARNING_RATE['softmax']} below "
+                       f"{AUTO_HIDDEN_MIN_RECORDS:,} training records, {AUTO_HIDDEN} hidden units at "
+                       f"{AUTO_LEARNING_RATE['hidden']} from there on")
+        else:
+            learner = f"hidden {hidden}, learning rate {rate}"
+        out[task] = f"{learner}, power {params['class_weight_power']}"
     return out
 
 
@@ -113,8 +122,7 @@ def render(report: dict) -> str:
         "selection slice, records chosen by a seeded hash of their id); the test split is never read. Power 1 is "
         "scikit-learn's \"balanced\" weights, 0 no class weights; hidden 0 is softmax regression, otherwise the "
         "units of one hidden ReLU layer. Defaults: "
-        + "; ".join(f"{task}: hidden {defaults['hidden']}, learning rate {defaults['learning_rate']}, power "
-                    f"{defaults['class_weight_power']}" for task, defaults in task_defaults().items()) + ".",
+        + "; ".join(f"{task}: {defaults}" for task, defaults in task_defaults().items()) + ".",
         "",
     ]
     for size in report["sizes"]:

@@ -179,7 +179,7 @@ def train_streamed(task_data: StreamedTask, data_path: str | os.PathLike, budget
         if texts:
             yield texts, np.array(codes, dtype=np.int32), ids
 
-    with stage("fitting streamed softmax (featurize, then passes over the shuffle)", name="fit"):
+    with stage("fitting the streamed model (featurize, then passes over the shuffle)", name="fit"):
         estimator.fit_chunks(chunks, task_data.labels, task_data.class_counts("train"), temp_dir=temp_dir)
     summary = {
         **model_metadata(estimator, settings, data_path, "stream"),

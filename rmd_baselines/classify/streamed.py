@@ -152,10 +152,10 @@ class HashedFeaturizer:
             np.log(matrix.data, out=matrix.data)
             matrix.data += 1.0
             matrix.data *= self.idf_[matrix.indices]
-            norms = np.sqrt(np.add.reduceat(matrix.data.astype(np.float64) ** 2, matrix.indptr[:-1])
-                            if matrix.shape[0] else np.zeros(0))
             lengths = np.diff(matrix.indptr)
-            norms[lengths == 0] = 1.0
+            # Squared norms summed row by row; a bincount, unlike ``np.add.reduceat``, takes empty rows anywhere.
+            norms = np.sqrt(np.bincount(np.repeat(np.arange(matrix.shape[0]), lengths),
+                                        weights=matrix.data.astype(np.float64) ** 2, minlength=matrix.shape[0]))
             norms[norms == 0] = 1.0
             matrix.data /= np.repeat(norms, lengths).astype(np.float32)
         return matrix
@@ -536,7 +536,8 @@ def restore(head):
 
 
 class StreamedClassifier(ClassifierParams):
-    """Hashed char n-gram TF-IDF + softmax regression trained out of core (see the module docstring).
+    """Hashed char n-gram TF-IDF + softmax regression (or a hidden layer and a softmax) trained out of core (see the
+    module docstring).
 
     Parameters
     ----------

@@ -122,6 +122,17 @@ def test_weighting_is_sublinear_tfidf_with_unit_rows():
     assert np.allclose(np.sqrt(rows.multiply(rows).sum(axis=1)).A1, 1.0, atol=1e-6)
 
 
+def test_empty_texts_weigh_nothing_wherever_they_are(router):
+    featurizer = HashedFeaturizer(2 ** 12)
+    counts = featurizer.counts(["", "胸闷", "", "头晕头晕", ""])
+    featurizer.set_idf(np.bincount(counts.indices, minlength=2 ** 12), 5)
+    rows = featurizer.weight(counts)
+    norms = np.sqrt(rows.multiply(rows).sum(axis=1)).A1
+    assert np.allclose(norms, [0, 1, 0, 1, 0], atol=1e-6)
+    ranked = router.predict_topk(["头痛", ""], 2)  # an empty text last in a batch (it once raised IndexError)
+    assert len(ranked) == 2 and ranked[1] == router.predict_topk([""], 2)[0]
+
+
 def test_learns_the_toy_task_and_is_seeded(router, data):
     assert router.score(data.test_texts, data.test_labels) >= 0.9
     again = StreamedRouter(**SMALL).fit(data.train_texts, data.train_labels, ids=[d.id for d in data.train])

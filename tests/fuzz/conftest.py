@@ -84,6 +84,15 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     for name, argv in models.items():
         p[f"model-{name}"] = base / f"model-{name}"
         _cli(*argv, "--data", p["corpus.jsonl"], "--out", p[f"model-{name}"])
+    # The streamed router with a hidden layer (chosen by size only from 500k records, so built here directly).
+    from rmd_baselines.classify.streamed import StreamedRouter
+    from rmd_baselines.corpus.reader import load_dialogues
+    from rmd_baselines.tasks import ClassificationSettings, build_classification_task
+
+    task = build_classification_task(load_dialogues(p["corpus.jsonl"])[0], ClassificationSettings("route"))
+    p["model-route-hidden"] = base / "model-route-hidden"
+    StreamedRouter(hidden=4, n_features=2 ** 10, max_epochs=2).fit(task.train_texts, task.train_labels).save(
+        p["model-route-hidden"])
     p["results"] = base / "results"
     _cli("reproduce", "--data", p["small.jsonl"], "--out", p["results"], "--n-boot", 10, "--no-models")
     return p

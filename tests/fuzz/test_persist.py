@@ -30,7 +30,7 @@ from rmd_baselines.errors import RmdError
 from .strategies import json_values
 from .support import check_run, fuzz, run_cli
 
-MODELS = ("model-route", "model-recommend", "model-ngram", "model-retrieval", "model-rerank")
+MODELS = ("model-route", "model-recommend", "model-route-hidden", "model-ngram", "model-retrieval", "model-rerank")
 
 
 def _sha(path: Path) -> str:
@@ -189,7 +189,7 @@ def load_and_use(directory: Path, kind: str):
 @contextlib.contextmanager
 def mutated_copy(inputs, name, data):
     """``(kind, directory, what)``: a copy of saved model ``name`` in a temporary folder, mutated by `mutate`."""
-    kind = {"model-route": "route", "model-recommend": "recommend"}.get(name, "respond")
+    kind = {"model-route": "route", "model-recommend": "recommend", "model-route-hidden": "route"}.get(name, "respond")
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "model"
         shutil.copytree(inputs[name], directory)
