@@ -114,7 +114,7 @@ def task_defaults() -> dict[str, str]:
 
 def render(report: dict) -> str:
     lines = [
-        "# Streamed classifiers: choosing the class-weight power and the learning rate",
+        "# Streamed classifiers: choosing the class-weight power, the learning rate and the hidden layer",
         "",
         f"Machine: {report['machine']}. Each table names the date, commit and command that measured it.",
         "",

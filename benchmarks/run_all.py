@@ -46,8 +46,8 @@ BENCHMARKS = [
      "rows (`python benchmarks/bench_scale.py --max-dialogues 3400000` remeasures them, several hours)"),
     ("explain", "bench_explain.py", [], None, "Explanation latency for a 300-character text on sample models"),
     ("stream_weights", "bench_stream_weights.py", ["--render-only"], None,
-     "How the streamed classifiers' class weights and learning rates were chosen: the stored selection runs, "
-     "re-rendered (`python benchmarks/bench_stream_weights.py` reruns them, about 12 minutes at 100k)"),
+     "How the streamed classifiers' class weights, learning rates and hidden layer were chosen: the stored selection "
+     "runs, re-rendered (`python benchmarks/bench_stream_weights.py` reruns them, about 12 minutes at 100k)"),
 ]
 
 

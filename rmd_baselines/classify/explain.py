@@ -502,8 +502,8 @@ def _format_part(part: dict, top: int, ansi: bool, text: str, indent: str = "") 
         lines.append(f"{indent}  SVM margin {part['margin']:+.6f}, Platt A={part['platt'][0]:.4f} "
                      f"B={part['platt'][1]:+.4f}")
     if "hidden_units_on" in part:
-        lines.append(f"{indent}  {part['hidden_units_on']} of {part['hidden_units']} hidden units on for this text: the "
-                     "weights below are theirs, for this text only")
+        lines.append(f"{indent}  {part['hidden_units_on']} of {part['hidden_units']} hidden units on for this text: "
+                     "the weights below are theirs, for this text only")
     positive = [c for c in contributions if c[1] > 0][:top]
     negative = [c for c in reversed(contributions) if c[1] < 0][:top]
     if positive:
