@@ -133,7 +133,7 @@ def render(report: dict) -> str:
             lines += [f"## {task}, {size:,} dialogues ({rows[0]['fit_records']:,} records fitted, "
                       f"{rows[0]['selection_records']:,} scored)", ""]
             for run in sorted({(r["date"], r["code"], r["command"]) for r in rows}):
-                lines.append(f"Measured {run[0]} (commit {run[1]}): `{run[2]}`")
+                lines.append(f"- measured {run[0]} (commit {run[1]}): `{run[2]}`")
             lines += ["", "| hidden | learning rate | power | macro-F1 | accuracy | passes | CPU s |",
                       "|---:|---:|---:|---:|---:|---:|---:|"]
             best = max(rows, key=lambda r: (r["macro_f1"], r["accuracy"]))
