@@ -905,8 +905,13 @@ def load_streamed(reader, bundle: dict) -> StreamedClassifier:
     if n_features != featurizer.n_features or tuple(params["char_ngram_range"]) != featurizer.ngram_range:
         raise ModelFormatError(f"{where}: n_features / char_ngram_range do not match the features")
     head = load_head(reader, reader.require(bundle, "head", BUNDLE_FILE), "head", len(classes), n_features)
-    hidden = head.W1.shape[1] if isinstance(head, HiddenLayerHead) else 0
-    if getattr(head, "link", "softmax") != "softmax" or params["hidden"] not in (None, hidden):
+    if isinstance(head, HiddenLayerHead):
+        hidden = head.W1.shape[1]
+    elif isinstance(head, LinearHead) and head.link == "softmax":
+        hidden = 0
+    else:  # a streamed model is softmax regression or a hidden layer, never another head type
+        raise ModelFormatError(f"{where}: head {type(head).__name__} is not a streamed model's head")
+    if params["hidden"] not in (None, hidden):
         raise ModelFormatError(f"{where}: the head does not match the params (hidden {params['hidden']!r})")
     if isinstance(head, LinearHead):
         head.score_key = "softmax_regression"
